@@ -1,0 +1,502 @@
+#include "analyzers/analyzer.h"
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <tuple>
+
+namespace holdscope {
+
+namespace {
+
+// Frames the tracing machinery adds on top of every stack; they say nothing about who took the lock.
+bool is_tracing_frame(std::string_view name) {
+  static constexpr std::string_view prefixes[] = {"bpf_",          "__bpf_",         "perf_",
+                                                  "__perf_",       "trace_",         "__trace_",
+                                                  "__traceiter_",  "__mmap_lock_do_trace", "0x"};
+  for (auto p : prefixes)
+    if (name.substr(0, p.size()) == p) return true;
+  return false;
+}
+
+struct Hold {
+  uint64_t mm;
+  bool write;
+  uint64_t start;
+  int32_t stack_id;
+};
+
+struct PendingWait {
+  uint64_t mm;
+  bool write;
+  uint64_t start;
+  std::vector<TaskRef> holders;
+};
+
+struct Timed {
+  uint64_t start;
+  int32_t stack_id;
+  bool write;
+  bool memcg;
+};
+
+struct TaskState {
+  std::vector<Hold> holds;
+  std::optional<PendingWait> wait;
+  std::optional<Timed> reclaim;
+  std::optional<Timed> compaction;
+  uint64_t last_drain_ts = 0;
+  int last_drain_mode = -1;
+  bool holds_write() const {
+    return std::any_of(holds.begin(), holds.end(), [](const Hold& h) { return h.write; });
+  }
+};
+
+struct ProcSamples {
+  Samples hold_r, hold_w, wait_r, wait_w;
+};
+
+struct AllocKey {
+  int kind;
+  bool write;
+  uint32_t order;
+  std::string cache;
+  uint64_t gfp;
+  int32_t stack;
+  bool operator<(const AllocKey& o) const {
+    return std::tie(kind, write, order, cache, gfp, stack) < std::tie(o.kind, o.write, o.order, o.cache, o.gfp, o.stack);
+  }
+};
+
+struct SleepKey {
+  int kind;
+  int mode;
+  bool memcg;
+  int32_t stack;
+  bool operator<(const SleepKey& o) const {
+    return std::tie(kind, mode, memcg, stack) < std::tie(o.kind, o.mode, o.memcg, o.stack);
+  }
+};
+
+struct AllocAgg {
+  uint64_t count = 0, bytes = 0, failed = 0;
+};
+struct SleepAgg {
+  uint64_t count = 0, total_ns = 0, works = 0;
+};
+
+struct Queued {
+  hs_event e;
+  uint64_t seq;
+};
+struct QueuedLater {
+  bool operator()(const Queued& a, const Queued& b) const {
+    return a.e.ts != b.e.ts ? a.e.ts > b.e.ts : a.seq > b.seq;
+  }
+};
+
+constexpr uint64_t kDrainBurstNs = 2'000'000;  // queue_work calls of one lru_add_drain_all come within microseconds
+
+const char* mode_name(int m) { return m == 2 ? "write" : m == 1 ? "read" : "none"; }
+
+}  // namespace
+
+struct Analyzer::Impl {
+  const TraceContext& ctx;
+  AnalyzerOptions opts;
+  std::priority_queue<Queued, std::vector<Queued>, QueuedLater> pending;
+  uint64_t seq = 0;
+  uint64_t max_ts = 0;
+  uint64_t last_processed = 0;
+  uint64_t events = 0;
+
+  std::unordered_map<uint32_t, TaskState> tasks;
+  std::unordered_map<uint64_t, std::vector<TaskRef>> holders_by_mm;
+  std::unordered_map<uint64_t, std::vector<uint32_t>> waiters_by_mm;
+  std::unordered_set<uint64_t> seen;  // hashes of (tid, mm) with any lock event: tells carried-in holds from losses
+
+  Samples hold_r, hold_w, wait_r, wait_w;
+  std::unordered_map<uint32_t, ProcSamples> procs;
+  std::vector<HoldRecord> longest_holds;
+  std::vector<WaitRecord> longest_waits;
+  std::map<AllocKey, AllocAgg> allocs;
+  std::map<SleepKey, SleepAgg> sleeps;
+  Report r;
+
+  Impl(const TraceContext& c, AnalyzerOptions o) : ctx(c), opts(o) {}
+
+  static uint64_t seen_key(uint32_t tid, uint64_t mm) { return mm * 1000003ull ^ tid; }
+
+  std::string comm_of(uint32_t tid) const {
+    auto it = ctx.comms.find(tid);
+    return it == ctx.comms.end() ? std::string() : it->second.comm;
+  }
+  TaskRef ref(const hs_event& e, bool write) const { return TaskRef{e.pid, e.tgid, comm_of(e.pid), write}; }
+
+  uint64_t rel(uint64_t ts) const { return ts >= ctx.start_ns ? ts - ctx.start_ns : 0; }
+
+  template <typename Rec>
+  void keep_longest(std::vector<Rec>& v, Rec rec) {
+    if (v.size() < opts.top) {
+      v.push_back(std::move(rec));
+      return;
+    }
+    auto min = std::min_element(v.begin(), v.end(),
+                                [](const Rec& a, const Rec& b) { return a.duration_ns < b.duration_ns; });
+    if (min->duration_ns < rec.duration_ns) *min = std::move(rec);
+  }
+
+  void remove_holder(uint64_t mm, uint32_t tid) {
+    auto it = holders_by_mm.find(mm);
+    if (it == holders_by_mm.end()) return;
+    auto& v = it->second;
+    auto h = std::find_if(v.begin(), v.end(), [tid](const TaskRef& t) { return t.tid == tid; });
+    if (h != v.end()) v.erase(h);
+    if (v.empty()) holders_by_mm.erase(it);
+  }
+
+  void remove_waiter(uint64_t mm, uint32_t tid) {
+    auto it = waiters_by_mm.find(mm);
+    if (it == waiters_by_mm.end()) return;
+    auto& v = it->second;
+    v.erase(std::remove(v.begin(), v.end(), tid), v.end());
+    if (v.empty()) waiters_by_mm.erase(it);
+  }
+
+  void add_holder(uint64_t mm, const TaskRef& t) {
+    holders_by_mm[mm].push_back(t);
+    // Everyone already waiting on this lock waited, in part, behind this task.
+    auto w = waiters_by_mm.find(mm);
+    if (w == waiters_by_mm.end()) return;
+    for (uint32_t wt : w->second) {
+      if (wt == t.tid) continue;
+      auto ts = tasks.find(wt);
+      if (ts == tasks.end() || !ts->second.wait) continue;
+      auto& hs = ts->second.wait->holders;
+      if (std::none_of(hs.begin(), hs.end(), [&](const TaskRef& x) { return x.tid == t.tid; }) && hs.size() < 8)
+        hs.push_back(t);
+    }
+  }
+
+  void end_hold(const hs_event& e, const Hold& h, uint64_t end) {
+    uint64_t d = end - std::min<uint64_t>(end, h.start);
+    auto& p = procs[e.tgid];
+    if (h.write) {
+      hold_w.add(d);
+      p.hold_w.add(d);
+    } else {
+      hold_r.add(d);
+      p.hold_r.add(d);
+    }
+    keep_longest(longest_holds, HoldRecord{ref(e, h.write), h.mm, rel(h.start), d, stack_of(h.stack_id)});
+  }
+
+  std::vector<std::string> stack_of(int32_t id) const {
+    std::vector<std::string> out;
+    if (id < 0) return out;
+    auto it = ctx.stacks.find(id);
+    if (it == ctx.stacks.end()) return out;
+    bool leading = true;
+    for (uint64_t a : it->second) {
+      std::string s = ctx.symbols.resolve(a);
+      if (leading && is_tracing_frame(s)) continue;
+      leading = false;
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  void on_start(const hs_event& e) {
+    auto& t = tasks[e.pid];
+    if (t.wait) {
+      r.drops.unmatched++;  // the previous attempt never returned
+      remove_waiter(t.wait->mm, e.pid);
+    }
+    PendingWait w{e.mm, e.write != 0, e.ts, {}};
+    if (auto it = holders_by_mm.find(e.mm); it != holders_by_mm.end())
+      for (const auto& h : it->second)
+        if (h.tid != e.pid && w.holders.size() < 8) w.holders.push_back(h);
+    t.wait = std::move(w);
+    waiters_by_mm[e.mm].push_back(e.pid);
+    seen.insert(seen_key(e.pid, e.mm));
+  }
+
+  void on_acquired(const hs_event& e) {
+    auto& t = tasks[e.pid];
+    bool write = e.write != 0;
+    bool success = e.flag & 1;
+    bool has_wait = t.wait && t.wait->mm == e.mm;
+    auto held = std::find_if(t.holds.begin(), t.holds.end(), [&](const Hold& h) { return h.mm == e.mm; });
+
+    // mmap_write_downgrade: acquire_returned(read) with no start_locking, while this task holds the write lock.
+    if (success && !write && !has_wait && held != t.holds.end() && held->write) {
+      end_hold(e, *held, e.ts);
+      held->write = false;
+      held->start = e.ts;
+      for (auto& h : holders_by_mm[e.mm])
+        if (h.tid == e.pid) h.write = false;
+      r.downgrades++;
+      seen.insert(seen_key(e.pid, e.mm));
+      return;
+    }
+    if (t.wait && !has_wait) {
+      r.drops.unmatched++;
+      remove_waiter(t.wait->mm, e.pid);
+      t.wait.reset();
+    }
+    if (has_wait) {
+      remove_waiter(e.mm, e.pid);
+      if (success) {
+        uint64_t d = e.ts - std::min<uint64_t>(e.ts, t.wait->start);
+        auto& p = procs[e.tgid];
+        (write ? wait_w : wait_r).add(d);
+        (write ? p.wait_w : p.wait_r).add(d);
+        keep_longest(longest_waits, WaitRecord{ref(e, write), e.mm, rel(t.wait->start), d, t.wait->holders});
+      }
+      t.wait.reset();
+    } else if (seen.count(seen_key(e.pid, e.mm))) {
+      r.drops.unmatched++;  // its start_locking was lost
+    }
+    seen.insert(seen_key(e.pid, e.mm));
+    if (!success) {
+      (write ? r.trylock_failures_write : r.trylock_failures_read)++;
+      return;
+    }
+    t.holds.push_back(Hold{e.mm, write, e.ts, e.stack_id});
+    add_holder(e.mm, ref(e, write));
+  }
+
+  void on_released(const hs_event& e) {
+    auto it = tasks.find(e.pid);
+    bool found = false;
+    if (it != tasks.end()) {
+      auto& hs = it->second.holds;
+      auto h = std::find_if(hs.begin(), hs.end(), [&](const Hold& x) { return x.mm == e.mm; });
+      if (h != hs.end()) {
+        end_hold(e, *h, e.ts);
+        hs.erase(h);
+        remove_holder(e.mm, e.pid);
+        found = true;
+      }
+    }
+    if (!found) {
+      if (seen.count(seen_key(e.pid, e.mm)))
+        r.drops.unmatched++;
+      else
+        r.holds_open_at_start++;
+    }
+    seen.insert(seen_key(e.pid, e.mm));
+  }
+
+  // 0: no lock, 1: read, 2: write.
+  int mode_of(uint32_t tid) const {
+    auto it = tasks.find(tid);
+    if (it == tasks.end() || it->second.holds.empty()) return 0;
+    return it->second.holds_write() ? 2 : 1;
+  }
+
+  void on_alloc(const hs_event& e) {
+    int mode = mode_of(e.pid);
+    if (mode == 0) return;  // the kernel's view said held, ours says not: ordering at a hold's edge; not under lock
+    AllocKey k{0, mode == 2, 0, {}, e.arg, e.stack_id};
+    uint64_t bytes = 0;
+    if (e.type == HS_EV_PAGE_ALLOC) {
+      k.order = e.order;
+      bytes = ctx.page_size << e.order;
+    } else if (e.type == HS_EV_SLAB_ALLOC) {
+      k.kind = 1;
+      auto c = ctx.caches.find(e.arg2);
+      if (c != ctx.caches.end()) {
+        k.cache = c->second.name;
+        bytes = c->second.size;
+      } else {
+        k.cache = "?";
+      }
+    } else {
+      k.kind = 1;
+      k.cache = "kmalloc-" + std::to_string(e.arg2);
+      bytes = e.arg2;
+    }
+    auto& a = allocs[k];
+    a.count++;
+    if (e.flag & 1)
+      a.failed++;
+    else
+      a.bytes += bytes;
+  }
+
+  void on_timed_begin(const hs_event& e, bool reclaim) {
+    int mode = mode_of(e.pid);
+    if (mode == 0) return;
+    auto& t = tasks[e.pid];
+    auto& slot = reclaim ? t.reclaim : t.compaction;
+    if (slot) r.drops.unmatched++;
+    slot = Timed{e.ts, e.stack_id, mode == 2, (e.flag & 1) != 0};
+  }
+
+  void on_timed_end(const hs_event& e, bool reclaim) {
+    auto it = tasks.find(e.pid);
+    if (it == tasks.end()) return;
+    auto& slot = reclaim ? it->second.reclaim : it->second.compaction;
+    if (!slot) return;  // began before the hold, or before the trace: not work under the lock
+    auto& a = sleeps[SleepKey{reclaim ? 0 : 1, slot->write ? 2 : 1, slot->memcg, slot->stack_id}];
+    a.count++;
+    a.total_ns += e.ts - std::min<uint64_t>(e.ts, slot->start);
+    slot.reset();
+  }
+
+  void on_drain(const hs_event& e) {
+    int mode = mode_of(e.pid);
+    auto& t = tasks[e.pid];
+    r.lru_drains.works++;
+    bool same_call = t.last_drain_mode == mode && e.ts - std::min<uint64_t>(e.ts, t.last_drain_ts) < kDrainBurstNs;
+    t.last_drain_ts = e.ts;
+    t.last_drain_mode = mode;
+    if (mode != 0) {
+      auto& a = sleeps[SleepKey{2, mode, false, e.stack_id}];
+      a.works++;
+      if (!same_call) a.count++;
+    }
+    if (same_call) return;
+    (mode == 0 ? r.lru_drains.calls_none : mode == 1 ? r.lru_drains.calls_read : r.lru_drains.calls_write)++;
+  }
+
+  void on_exit(const hs_event& e) {
+    auto it = tasks.find(e.pid);
+    if (it == tasks.end()) return;
+    // A hold still open when its task exits lost its release: count it, and let nobody wait behind it any longer.
+    for (const auto& h : it->second.holds) {
+      r.drops.unmatched++;
+      remove_holder(h.mm, e.pid);
+    }
+    if (it->second.wait) {
+      r.drops.unmatched++;
+      remove_waiter(it->second.wait->mm, e.pid);
+    }
+    tasks.erase(it);
+  }
+
+  void process(const hs_event& e) {
+    if (e.ts < last_processed) r.drops.out_of_order++;
+    last_processed = std::max<uint64_t>(last_processed, e.ts);
+    switch (e.type) {
+      case HS_EV_LOCK_START: on_start(e); break;
+      case HS_EV_LOCK_ACQUIRED: on_acquired(e); break;
+      case HS_EV_LOCK_RELEASED: on_released(e); break;
+      case HS_EV_PAGE_ALLOC:
+      case HS_EV_SLAB_ALLOC:
+      case HS_EV_KMALLOC: on_alloc(e); break;
+      case HS_EV_RECLAIM_BEGIN: on_timed_begin(e, true); break;
+      case HS_EV_RECLAIM_END: on_timed_end(e, true); break;
+      case HS_EV_COMPACT_BEGIN: on_timed_begin(e, false); break;
+      case HS_EV_COMPACT_END: on_timed_end(e, false); break;
+      case HS_EV_LRU_DRAIN: on_drain(e); break;
+      case HS_EV_TASK_EXIT: on_exit(e); break;
+      default: r.drops.unmatched++; break;  // an event type this analyzer does not know
+    }
+  }
+
+  void feed(const hs_event& e) {
+    events++;
+    pending.push(Queued{e, seq++});
+    max_ts = std::max<uint64_t>(max_ts, e.ts);
+    while (!pending.empty() && pending.top().e.ts + opts.reorder_window_ns < max_ts) {
+      hs_event top = pending.top().e;
+      pending.pop();
+      process(top);
+    }
+  }
+
+  Report finish() {
+    while (!pending.empty()) {
+      hs_event top = pending.top().e;
+      pending.pop();
+      process(top);
+    }
+    for (const auto& [tid, t] : tasks) r.holds_open_at_end += t.holds.size();
+
+    r.kernel = ctx.kernel;
+    r.scope = ctx.scope;
+    r.command = ctx.command;
+    r.duration_ns = ctx.end_ns > ctx.start_ns ? ctx.end_ns - ctx.start_ns : 0;
+    r.events = events;
+    r.holds = {hold_r.summarize(), hold_w.summarize()};
+    r.waits = {wait_r.summarize(), wait_w.summarize()};
+    for (auto& [tgid, p] : procs) {
+      ProcessStats ps;
+      ps.tgid = tgid;
+      auto c = ctx.comms.find(tgid);
+      if (c != ctx.comms.end()) {
+        ps.comm = c->second.comm;
+      } else {
+        for (const auto& [tid, tn] : ctx.comms)
+          if (tn.tgid == tgid) {
+            ps.comm = tn.comm;
+            break;
+          }
+      }
+      ps.holds = {p.hold_r.summarize(), p.hold_w.summarize()};
+      ps.waits = {p.wait_r.summarize(), p.wait_w.summarize()};
+      r.processes.push_back(std::move(ps));
+    }
+    std::sort(r.processes.begin(), r.processes.end(), [](const ProcessStats& a, const ProcessStats& b) {
+      return a.holds.read.total_ns + a.holds.write.total_ns > b.holds.read.total_ns + b.holds.write.total_ns;
+    });
+    auto by_duration = [](const auto& a, const auto& b) { return a.duration_ns > b.duration_ns; };
+    std::sort(longest_holds.begin(), longest_holds.end(), by_duration);
+    std::sort(longest_waits.begin(), longest_waits.end(), by_duration);
+    r.longest_holds = std::move(longest_holds);
+    r.longest_waits = std::move(longest_waits);
+
+    for (const auto& [k, a] : allocs) {
+      AllocGroup g;
+      g.kind = k.kind == 0 ? "page" : "slab";
+      g.mode = k.write ? "write" : "read";
+      g.order = k.order;
+      g.cache = k.cache;
+      g.gfp_value = k.gfp;
+      g.gfp = ctx.gfp.decode(k.gfp);
+      g.may_sleep = ctx.gfp.may_sleep(k.gfp);
+      g.count = a.count;
+      g.bytes = a.bytes;
+      g.failed = a.failed;
+      g.stack = stack_of(k.stack);
+      r.allocations.push_back(std::move(g));
+    }
+    std::stable_sort(r.allocations.begin(), r.allocations.end(),
+                     [](const AllocGroup& a, const AllocGroup& b) { return a.count > b.count; });
+    static const char* kinds[] = {"direct_reclaim", "compaction", "lru_drain"};
+    for (const auto& [k, a] : sleeps) {
+      SleepGroup g;
+      g.kind = kinds[k.kind];
+      g.mode = mode_name(k.mode);
+      g.memcg = k.memcg;
+      g.count = a.count;
+      g.total_ns = a.total_ns;
+      g.works = a.works;
+      g.stack = stack_of(k.stack);
+      r.sleeping.push_back(std::move(g));
+    }
+    std::stable_sort(r.sleeping.begin(), r.sleeping.end(), [](const SleepGroup& a, const SleepGroup& b) {
+      return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.count > b.count;
+    });
+    r.drops.ringbuf = ctx.counters.ringbuf;
+    r.drops.map_full = ctx.counters.task_map_full + ctx.counters.scope_map_full;
+    r.drops.stack = ctx.counters.stack;
+    r.drops.held_overflow = ctx.counters.held_overflow;
+    return std::move(r);
+  }
+};
+
+Analyzer::Analyzer(const TraceContext& ctx, AnalyzerOptions opts) : impl_(std::make_unique<Impl>(ctx, opts)) {}
+Analyzer::~Analyzer() = default;
+void Analyzer::feed(const hs_event& e) { impl_->feed(e); }
+Report Analyzer::finish() { return impl_->finish(); }
+
+Report analyze(const TraceContext& ctx, const std::vector<hs_event>& events, AnalyzerOptions opts) {
+  Analyzer a(ctx, opts);
+  for (const auto& e : events) a.feed(e);
+  return a.finish();
+}
+
+}  // namespace holdscope

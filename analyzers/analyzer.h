@@ -1,0 +1,38 @@
+// Turns a stream of hs_events into a Report. Events may arrive out of timestamp order across CPUs (each CPU stamps
+// before it reserves ring-buffer space); a reorder window restores order before the state machine sees them.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <queue>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "analyzers/context.h"
+#include "analyzers/report.h"
+#include "bpf/holdscope_events.h"
+
+namespace holdscope {
+
+struct AnalyzerOptions {
+  uint64_t reorder_window_ns = 50'000'000;
+  size_t top = 10;  // longest holds and waits kept
+};
+
+class Analyzer {
+ public:
+  explicit Analyzer(const TraceContext& ctx, AnalyzerOptions opts = {});
+  ~Analyzer();
+  void feed(const hs_event& e);
+  Report finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Convenience for tests and replay: analyze a whole vector.
+Report analyze(const TraceContext& ctx, const std::vector<hs_event>& events, AnalyzerOptions opts = {});
+
+}  // namespace holdscope

@@ -1,0 +1,52 @@
+// Everything a report needs besides the event stream: what the kernel was, what was traced, and the tables that
+// turn raw values (stack ids, cache pointers, gfp bits, tids) into names.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "analyzers/gfp.h"
+#include "analyzers/symbols.h"
+
+namespace holdscope {
+
+struct CacheInfo {
+  std::string name;
+  uint32_t size = 0;
+};
+
+struct TaskName {
+  std::string comm;
+  uint32_t tgid = 0;
+};
+
+// Losses counted in the kernel. Every field is printed in every report.
+struct KernelCounters {
+  uint64_t ringbuf = 0;
+  uint64_t task_map_full = 0;
+  uint64_t stack = 0;
+  uint64_t held_overflow = 0;
+  uint64_t scope_map_full = 0;
+  uint64_t events = 0;
+};
+
+struct TraceContext {
+  std::string kernel;
+  std::string hostname;
+  uint64_t page_size = 4096;
+  uint64_t start_ns = 0;  // CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns
+  uint64_t end_ns = 0;
+  std::string scope = "system";  // "system" or "command"
+  std::vector<std::string> command;
+  int command_exit = 0;
+  KernelCounters counters;
+  GfpTable gfp;
+  SymbolTable symbols;
+  std::unordered_map<int32_t, std::vector<uint64_t>> stacks;
+  std::unordered_map<uint64_t, CacheInfo> caches;
+  std::unordered_map<uint32_t, TaskName> comms;
+  uint64_t lru_drain_fn = 0;
+};
+
+}  // namespace holdscope

@@ -1,0 +1,228 @@
+#include "analyzers/recording.h"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace holdscope {
+
+namespace {
+
+constexpr char kMagic[8] = {'H', 'O', 'L', 'D', 'S', 'C', 'O', 'P'};
+constexpr uint32_t kSecEvents = 1;
+constexpr uint32_t kSecStacks = 2;
+constexpr uint32_t kSecMeta = 3;
+constexpr uint32_t kSecEnd = 0xffff;
+constexpr size_t kChunkEvents = 4096;
+constexpr uint64_t kMaxSection = 1ull << 30;
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t event_abi;
+  uint32_t event_size;
+  uint32_t reserved;
+};
+
+struct SectionHeader {
+  uint32_t type;
+  uint32_t reserved;
+  uint64_t length;
+};
+
+uint32_t crc(const void* data, uint64_t len) {
+  return static_cast<uint32_t>(crc32(0L, static_cast<const Bytef*>(data), static_cast<uInt>(len)));
+}
+
+void read_exact(std::istream& in, void* dst, uint64_t len, const char* what) {
+  in.read(static_cast<char*>(dst), static_cast<std::streamsize>(len));
+  if (static_cast<uint64_t>(in.gcount()) != len)
+    throw RecordingError(std::string("recording is truncated (while reading ") + what + ")");
+}
+
+}  // namespace
+
+RecordingWriter::RecordingWriter(std::ostream& out) : out_(out) {
+  FileHeader h{};
+  memcpy(h.magic, kMagic, sizeof kMagic);
+  h.version = kRecordingVersion;
+  h.event_abi = HS_EVENT_ABI;
+  h.event_size = sizeof(hs_event);
+  out_.write(reinterpret_cast<const char*>(&h), sizeof h);
+  buffer_.reserve(kChunkEvents);
+}
+
+void RecordingWriter::section(uint32_t type, const void* data, uint64_t len) {
+  SectionHeader s{type, 0, len};
+  out_.write(reinterpret_cast<const char*>(&s), sizeof s);
+  if (len) out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(len));
+  uint32_t c = crc(data, len);
+  out_.write(reinterpret_cast<const char*>(&c), sizeof c);
+}
+
+void RecordingWriter::add(const hs_event& e) {
+  buffer_.push_back(e);
+  if (buffer_.size() >= kChunkEvents) flush_events();
+}
+
+void RecordingWriter::flush_events() {
+  if (buffer_.empty()) return;
+  section(kSecEvents, buffer_.data(), buffer_.size() * sizeof(hs_event));
+  written_ += buffer_.size();
+  buffer_.clear();
+}
+
+void RecordingWriter::finish(const TraceContext& ctx) {
+  flush_events();
+  // stacks: repeated {int32 id, uint32 depth, uint64 addrs[depth]}
+  std::vector<char> blob;
+  auto put = [&blob](const void* p, size_t n) { blob.insert(blob.end(), (const char*)p, (const char*)p + n); };
+  for (const auto& [id, addrs] : ctx.stacks) {
+    int32_t sid = id;
+    uint32_t depth = static_cast<uint32_t>(addrs.size());
+    put(&sid, sizeof sid);
+    put(&depth, sizeof depth);
+    put(addrs.data(), addrs.size() * sizeof(uint64_t));
+  }
+  section(kSecStacks, blob.data(), blob.size());
+  std::string meta = context_to_json(ctx);
+  section(kSecMeta, meta.data(), meta.size());
+  section(kSecEnd, nullptr, 0);
+  out_.flush();
+}
+
+std::string context_to_json(const TraceContext& c) {
+  nlohmann::json j;
+  j["kernel"] = c.kernel;
+  j["hostname"] = c.hostname;
+  j["page_size"] = c.page_size;
+  j["start_ns"] = c.start_ns;
+  j["end_ns"] = c.end_ns;
+  j["scope"] = c.scope;
+  j["command"] = c.command;
+  j["command_exit"] = c.command_exit;
+  j["lru_drain_fn"] = c.lru_drain_fn;
+  j["counters"] = {{"ringbuf", c.counters.ringbuf},         {"task_map_full", c.counters.task_map_full},
+                   {"stack", c.counters.stack},             {"held_overflow", c.counters.held_overflow},
+                   {"scope_map_full", c.counters.scope_map_full}, {"events", c.counters.events}};
+  auto& gfp = j["gfp_flags"] = nlohmann::json::array();
+  for (const auto& [v, n] : c.gfp.flags()) gfp.push_back({v, n});
+  auto& syms = j["symbols"] = nlohmann::json::array();
+  for (const auto& s : c.symbols.symbols()) syms.push_back({s.addr, s.name});
+  auto& caches = j["caches"] = nlohmann::json::array();
+  for (const auto& [p, ci] : c.caches) caches.push_back({p, ci.name, ci.size});
+  auto& comms = j["comms"] = nlohmann::json::array();
+  for (const auto& [tid, tn] : c.comms) comms.push_back({tid, tn.tgid, tn.comm});
+  return j.dump();
+}
+
+TraceContext context_from_json(const std::string& text) {
+  TraceContext c;
+  try {
+    auto j = nlohmann::json::parse(text);
+    c.kernel = j.at("kernel").get<std::string>();
+    c.hostname = j.value("hostname", "");
+    c.page_size = j.at("page_size").get<uint64_t>();
+    c.start_ns = j.at("start_ns").get<uint64_t>();
+    c.end_ns = j.at("end_ns").get<uint64_t>();
+    c.scope = j.at("scope").get<std::string>();
+    c.command = j.at("command").get<std::vector<std::string>>();
+    c.command_exit = j.value("command_exit", 0);
+    c.lru_drain_fn = j.value("lru_drain_fn", uint64_t{0});
+    const auto& k = j.at("counters");
+    c.counters.ringbuf = k.at("ringbuf");
+    c.counters.task_map_full = k.at("task_map_full");
+    c.counters.stack = k.at("stack");
+    c.counters.held_overflow = k.at("held_overflow");
+    c.counters.scope_map_full = k.at("scope_map_full");
+    c.counters.events = k.at("events");
+    std::vector<std::pair<uint64_t, std::string>> gfp;
+    for (const auto& f : j.at("gfp_flags")) gfp.emplace_back(f.at(0).get<uint64_t>(), f.at(1).get<std::string>());
+    c.gfp = GfpTable(std::move(gfp));
+    std::vector<Symbol> syms;
+    for (const auto& s : j.at("symbols")) syms.push_back({s.at(0).get<uint64_t>(), s.at(1).get<std::string>()});
+    c.symbols = SymbolTable(std::move(syms));
+    for (const auto& x : j.at("caches"))
+      c.caches[x.at(0).get<uint64_t>()] = {x.at(1).get<std::string>(), x.at(2).get<uint32_t>()};
+    for (const auto& x : j.at("comms"))
+      c.comms[x.at(0).get<uint32_t>()] = {x.at(2).get<std::string>(), x.at(1).get<uint32_t>()};
+  } catch (const nlohmann::json::exception& e) {
+    throw RecordingError(std::string("recording metadata is malformed: ") + e.what());
+  }
+  return c;
+}
+
+RecordingReader::RecordingReader(std::istream& in) : in_(in) {
+  FileHeader h{};
+  in_.read(reinterpret_cast<char*>(&h), sizeof h);
+  if (static_cast<size_t>(in_.gcount()) != sizeof h || memcmp(h.magic, kMagic, sizeof kMagic) != 0)
+    throw RecordingError("not a holdscope recording (bad magic)");
+  if (h.version != kRecordingVersion)
+    throw RecordingError("unsupported recording version " + std::to_string(h.version) + " (this holdscope reads " +
+                         std::to_string(kRecordingVersion) + ")");
+  if (h.event_abi != HS_EVENT_ABI || h.event_size != sizeof(hs_event))
+    throw RecordingError("recording event layout " + std::to_string(h.event_abi) + "/" + std::to_string(h.event_size) +
+                         " does not match this holdscope's");
+  bool have_meta = false, have_end = false;
+  std::vector<char> stacks_blob;
+  while (!have_end) {
+    SectionHeader s{};
+    read_exact(in_, &s, sizeof s, "a section header");
+    if (s.length > kMaxSection) throw RecordingError("recording is corrupt (section length out of range)");
+    if (s.type == kSecEvents) {
+      if (s.length % sizeof(hs_event) != 0) throw RecordingError("recording is corrupt (partial event)");
+      uint64_t off = static_cast<uint64_t>(in_.tellg());
+      event_sections_.emplace_back(off, s.length);
+      event_count_ += s.length / sizeof(hs_event);
+      in_.seekg(static_cast<std::streamoff>(s.length + sizeof(uint32_t)), std::ios::cur);
+      if (!in_) throw RecordingError("recording is truncated (inside an event section)");
+      continue;
+    }
+    std::vector<char> payload(s.length);
+    read_exact(in_, payload.data(), s.length, "a section");
+    uint32_t stored = 0;
+    read_exact(in_, &stored, sizeof stored, "a checksum");
+    if (stored != crc(payload.data(), s.length)) throw RecordingError("recording is corrupt (checksum mismatch)");
+    switch (s.type) {
+      case kSecStacks: stacks_blob = std::move(payload); break;
+      case kSecMeta:
+        ctx_ = context_from_json(std::string(payload.begin(), payload.end()));
+        have_meta = true;
+        break;
+      case kSecEnd: have_end = true; break;
+      default: throw RecordingError("recording is corrupt (unknown section type " + std::to_string(s.type) + ")");
+    }
+  }
+  if (!have_meta) throw RecordingError("recording has no metadata section");
+  size_t p = 0;
+  while (p < stacks_blob.size()) {
+    int32_t id;
+    uint32_t depth;
+    if (p + 8 > stacks_blob.size()) throw RecordingError("recording is corrupt (stack table)");
+    memcpy(&id, &stacks_blob[p], 4);
+    memcpy(&depth, &stacks_blob[p + 4], 4);
+    p += 8;
+    if (depth > 1024 || p + depth * 8ull > stacks_blob.size()) throw RecordingError("recording is corrupt (stack table)");
+    std::vector<uint64_t> addrs(depth);
+    memcpy(addrs.data(), &stacks_blob[p], depth * 8ull);
+    p += depth * 8ull;
+    ctx_.stacks[id] = std::move(addrs);
+  }
+}
+
+void RecordingReader::for_each_event(const std::function<void(const hs_event&)>& fn) {
+  std::vector<hs_event> chunk;
+  for (const auto& [off, len] : event_sections_) {
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(off));
+    chunk.resize(len / sizeof(hs_event));
+    read_exact(in_, chunk.data(), len, "events");
+    uint32_t stored = 0;
+    read_exact(in_, &stored, sizeof stored, "a checksum");
+    if (stored != crc(chunk.data(), len)) throw RecordingError("recording is corrupt (event checksum mismatch)");
+    for (const auto& e : chunk) fn(e);
+  }
+}
+
+}  // namespace holdscope

@@ -1,0 +1,191 @@
+#include "analyzers/report.h"
+
+#include <fmt/format.h>
+
+namespace holdscope {
+
+namespace {
+
+nlohmann::json summary_json(const Summary& s) {
+  return {{"count", s.count}, {"total_ns", s.total_ns}, {"p50_ns", s.p50_ns},
+          {"p90_ns", s.p90_ns}, {"p99_ns", s.p99_ns},   {"max_ns", s.max_ns}};
+}
+
+nlohmann::json modes_json(const ModeSummaries& m) {
+  return {{"read", summary_json(m.read)}, {"write", summary_json(m.write)}};
+}
+
+nlohmann::json task_json(const TaskRef& t) {
+  return {{"tid", t.tid}, {"tgid", t.tgid}, {"comm", t.comm}, {"mode", t.write ? "write" : "read"}};
+}
+
+std::string dur(uint64_t ns) {
+  if (ns >= 1'000'000'000) return fmt::format("{:.2f}s", ns / 1e9);
+  if (ns >= 1'000'000) return fmt::format("{:.2f}ms", ns / 1e6);
+  if (ns >= 1'000) return fmt::format("{:.1f}us", ns / 1e3);
+  return fmt::format("{}ns", ns);
+}
+
+std::string bytes_str(uint64_t b) {
+  if (b >= (1ull << 30)) return fmt::format("{:.1f}G", b / double(1ull << 30));
+  if (b >= (1ull << 20)) return fmt::format("{:.1f}M", b / double(1ull << 20));
+  if (b >= (1ull << 10)) return fmt::format("{:.1f}K", b / 1024.0);
+  return fmt::format("{}B", b);
+}
+
+void summary_row(std::ostream& out, const char* label, const Summary& s) {
+  out << fmt::format("  {:<6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}\n", label, s.count, dur(s.p50_ns),
+                     dur(s.p90_ns), dur(s.p99_ns), dur(s.max_ns), dur(s.total_ns));
+}
+
+void stack_lines(std::ostream& out, const std::vector<std::string>& stack, size_t depth, const char* indent) {
+  if (stack.empty()) {
+    out << indent << "(no stack)\n";
+    return;
+  }
+  for (size_t i = 0; i < stack.size() && i < depth; i++) out << indent << stack[i] << "\n";
+}
+
+}  // namespace
+
+nlohmann::json report_to_json(const Report& r) {
+  nlohmann::json j;
+  j["kernel"] = r.kernel;
+  j["scope"] = r.scope;
+  j["command"] = r.command;
+  j["duration_ns"] = r.duration_ns;
+  j["events"] = r.events;
+  j["holds"] = modes_json(r.holds);
+  j["waits"] = modes_json(r.waits);
+  j["trylock_failures"] = {{"read", r.trylock_failures_read}, {"write", r.trylock_failures_write}};
+  j["downgrades"] = r.downgrades;
+  j["holds_open_at_start"] = r.holds_open_at_start;
+  j["holds_open_at_end"] = r.holds_open_at_end;
+  auto& procs = j["processes"] = nlohmann::json::array();
+  for (const auto& p : r.processes)
+    procs.push_back({{"tgid", p.tgid}, {"comm", p.comm}, {"holds", modes_json(p.holds)}, {"waits", modes_json(p.waits)}});
+  auto& lh = j["longest_holds"] = nlohmann::json::array();
+  for (const auto& h : r.longest_holds)
+    lh.push_back({{"task", task_json(h.task)},
+                  {"mode", h.task.write ? "write" : "read"},
+                  {"mm", fmt::format("0x{:x}", h.mm)},
+                  {"start_ns", h.start_ns},
+                  {"duration_ns", h.duration_ns},
+                  {"stack", h.stack}});
+  auto& lw = j["longest_waits"] = nlohmann::json::array();
+  for (const auto& w : r.longest_waits) {
+    auto holders = nlohmann::json::array();
+    for (const auto& t : w.holders) holders.push_back(task_json(t));
+    lw.push_back({{"task", task_json(w.task)},
+                  {"mode", w.task.write ? "write" : "read"},
+                  {"mm", fmt::format("0x{:x}", w.mm)},
+                  {"start_ns", w.start_ns},
+                  {"duration_ns", w.duration_ns},
+                  {"holders", holders}});
+  }
+  auto& al = j["allocations_under_lock"] = nlohmann::json::array();
+  for (const auto& a : r.allocations) {
+    nlohmann::json g = {{"kind", a.kind},   {"mode", a.mode},           {"gfp", a.gfp},
+                        {"gfp_value", a.gfp_value}, {"may_sleep", a.may_sleep}, {"count", a.count},
+                        {"bytes", a.bytes}, {"failed", a.failed},       {"stack", a.stack}};
+    if (a.kind == "page")
+      g["order"] = a.order;
+    else
+      g["cache"] = a.cache;
+    al.push_back(std::move(g));
+  }
+  auto& sl = j["sleeping_under_lock"] = nlohmann::json::array();
+  for (const auto& s : r.sleeping) {
+    nlohmann::json g = {{"kind", s.kind}, {"mode", s.mode}, {"count", s.count}, {"total_ns", s.total_ns}, {"stack", s.stack}};
+    if (s.kind == "direct_reclaim") g["memcg"] = s.memcg;
+    if (s.kind == "lru_drain") g["works"] = s.works;
+    sl.push_back(std::move(g));
+  }
+  j["lru_drains"] = {{"calls", {{"none", r.lru_drains.calls_none}, {"read", r.lru_drains.calls_read},
+                                {"write", r.lru_drains.calls_write}}},
+                     {"works", r.lru_drains.works}};
+  j["drops"] = {{"ringbuf", r.drops.ringbuf},           {"map_full", r.drops.map_full},
+                {"stack", r.drops.stack},               {"unmatched", r.drops.unmatched},
+                {"out_of_order", r.drops.out_of_order}, {"held_overflow", r.drops.held_overflow}};
+  return j;
+}
+
+void render_text(const Report& r, std::ostream& out, size_t top) {
+  out << fmt::format("holdscope report: kernel {}, {} traced, scope {}", r.kernel, dur(r.duration_ns), r.scope);
+  if (!r.command.empty()) {
+    out << " (";
+    for (size_t i = 0; i < r.command.size(); i++) out << (i ? " " : "") << r.command[i];
+    out << ")";
+  }
+  out << fmt::format(", {} events\n\n", r.events);
+
+  const std::string header = fmt::format("  {:<6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "mode", "count", "p50", "p90", "p99", "max", "total");
+  out << "mmap_lock holds\n" << header;
+  summary_row(out, "read", r.holds.read);
+  summary_row(out, "write", r.holds.write);
+  out << fmt::format("  downgrades {}, trylock/killable failures read {} write {}, open at start {} at end {}\n\n",
+                     r.downgrades, r.trylock_failures_read, r.trylock_failures_write, r.holds_open_at_start,
+                     r.holds_open_at_end);
+
+  out << "mmap_lock waits (start_locking to acquire_returned)\n" << header;
+  summary_row(out, "read", r.waits.read);
+  summary_row(out, "write", r.waits.write);
+  out << "\n";
+
+  out << "holds per process (by total hold time)\n";
+  out << fmt::format("  {:>7} {:<16} {:>8} {:>10} {:>10} {:>8} {:>10} {:>10}\n", "tgid", "comm", "reads", "r.p99",
+                     "r.max", "writes", "w.p99", "w.max");
+  for (size_t i = 0; i < r.processes.size() && i < top; i++) {
+    const auto& p = r.processes[i];
+    out << fmt::format("  {:>7} {:<16} {:>8} {:>10} {:>10} {:>8} {:>10} {:>10}\n", p.tgid, p.comm, p.holds.read.count,
+                       dur(p.holds.read.p99_ns), dur(p.holds.read.max_ns), p.holds.write.count,
+                       dur(p.holds.write.p99_ns), dur(p.holds.write.max_ns));
+  }
+  if (r.processes.size() > top) out << fmt::format("  ... {} more\n", r.processes.size() - top);
+  out << "\n";
+
+  out << "longest holds\n";
+  for (const auto& h : r.longest_holds) {
+    out << fmt::format("  {:>10} {:<5} {}[{}] tgid {} mm 0x{:x} at +{}\n", dur(h.duration_ns),
+                       h.task.write ? "write" : "read", h.task.comm, h.task.tid, h.task.tgid, h.mm, dur(h.start_ns));
+    stack_lines(out, h.stack, 6, "        ");
+  }
+  out << "\n";
+
+  out << "longest waits, with the tasks holding the lock meanwhile\n";
+  for (const auto& w : r.longest_waits) {
+    out << fmt::format("  {:>10} {:<5} {}[{}] mm 0x{:x} at +{}; held by:", dur(w.duration_ns),
+                       w.task.write ? "write" : "read", w.task.comm, w.task.tid, w.mm, dur(w.start_ns));
+    if (w.holders.empty()) out << " (nobody seen)";
+    for (const auto& h : w.holders) out << fmt::format(" {}[{}]/{}", h.comm, h.tid, h.write ? "write" : "read");
+    out << "\n";
+  }
+  out << "\n";
+
+  out << "allocations under mmap_lock (by stack)\n";
+  for (size_t i = 0; i < r.allocations.size() && i < top; i++) {
+    const auto& a = r.allocations[i];
+    std::string what = a.kind == "page" ? fmt::format("page order {}", a.order) : fmt::format("slab {}", a.cache);
+    out << fmt::format("  {:>8}x {:>8} {:<5} {:<28} {}{}{}\n", a.count, bytes_str(a.bytes), a.mode, what, a.gfp,
+                       a.may_sleep ? "  [may-sleep]" : "", a.failed ? fmt::format("  [{} failed]", a.failed) : "");
+    stack_lines(out, a.stack, 5, "             ");
+  }
+  if (r.allocations.size() > top) out << fmt::format("  ... {} more groups\n", r.allocations.size() - top);
+  out << "\n";
+
+  out << "sleeping work under mmap_lock\n";
+  if (r.sleeping.empty()) out << "  none seen\n";
+  for (const auto& s : r.sleeping) {
+    out << fmt::format("  {:<15} {:<5} {:>6}x total {:>10}{}{}\n", s.kind, s.mode, s.count, dur(s.total_ns),
+                       s.memcg ? "  (memcg limit)" : "", s.kind == "lru_drain" ? fmt::format("  {} per-cpu works", s.works) : "");
+    stack_lines(out, s.stack, 6, "        ");
+  }
+  out << fmt::format("  lru_add_drain calls: {} without mmap_lock, {} under read, {} under write ({} per-cpu works)\n\n",
+                     r.lru_drains.calls_none, r.lru_drains.calls_read, r.lru_drains.calls_write, r.lru_drains.works);
+
+  out << fmt::format("drops: ringbuf {}, map_full {}, stack {}, unmatched {}, out_of_order {}, held_overflow {}\n",
+                     r.drops.ringbuf, r.drops.map_full, r.drops.stack, r.drops.unmatched, r.drops.out_of_order,
+                     r.drops.held_overflow);
+}
+
+}  // namespace holdscope

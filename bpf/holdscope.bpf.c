@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * holdscope: mmap_lock holds and the sleeping work done under them, from tracepoints only.
+ *
+ * The kernel side keeps just enough per-task state to know whether the current task holds an mmap_lock, so that the
+ * frequent allocator events are dropped in a single hash lookup unless they happen under the lock. Lock events and
+ * the filtered allocator/reclaim events are streamed; the analyzer pairs them, because wait attribution and the
+ * per-stack grouping need correlation across tasks that cannot be done per event in the kernel.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "holdscope_events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define HS_MAX_HELD 4
+
+/* Set by the loader before load. */
+const volatile __u8 filter_targets = 0;   /* 0: whole system; 1: only targets (tgids) and their mms */
+const volatile __u8 stack_on_acquire = 1;
+const volatile __u64 lru_drain_fn = 0;    /* address of lru_add_drain_per_cpu from /proc/kallsyms */
+
+/* Flipped by user space once every program is attached, so a run starts at one instant for all tracepoints. */
+volatile __u32 hs_enabled = 0;
+
+struct task_state {
+	__u64 held_mm[HS_MAX_HELD];
+	__u8 held_write[HS_MAX_HELD];
+	__u8 nheld;
+	__u8 pad[3];
+};
+
+struct target {
+	__u64 mm;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct task_state);
+} task_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, HS_MAX_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* A stack whose hash bucket is taken by another stack fails every time it recurs. A second map with twice the
+ * buckets hashes it elsewhere, so only stacks colliding in both are lost (and counted). Ids from it carry
+ * HS_STACK_ID_ALT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 32768);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, HS_MAX_STACK_DEPTH * sizeof(__u64));
+} stacks_alt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HS_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, struct target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* mm */
+	__type(value, __u32);
+} target_mms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2048);
+	__type(key, __u64); /* struct kmem_cache * */
+	__type(value, struct hs_cache_info);
+} caches SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32); /* tid */
+	__type(value, struct hs_comm);
+} comms SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		(*v)++;
+}
+
+static __always_inline struct hs_event *reserve(__u16 type)
+{
+	struct hs_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(HS_CNT_RINGBUF_DROPS);
+		return NULL;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts = bpf_ktime_get_ns();
+	e->pid = (__u32)id;
+	e->tgid = id >> 32;
+	e->type = type;
+	e->cpu = bpf_get_smp_processor_id();
+	e->stack_id = -1;
+	return e;
+}
+
+static __always_inline void submit(struct hs_event *e)
+{
+	bpf_ringbuf_submit(e, 0);
+	count(HS_CNT_EVENTS);
+}
+
+static __always_inline __s32 stack_of(void *ctx)
+{
+	long id = bpf_get_stackid(ctx, &stacks, 0);
+	if (id >= 0)
+		return (__s32)id;
+	id = bpf_get_stackid(ctx, &stacks_alt, 0);
+	if (id >= 0)
+		return (__s32)(id | HS_STACK_ID_ALT);
+	count(HS_CNT_STACK_FAIL);
+	return -1;
+}
+
+/* Whether an mmap_lock event on mm belongs to what is traced. In target mode a kernel thread (khugepaged) working on
+ * a target's mm is in scope through target_mms, which follows each target's current mm across exec. */
+static __always_inline bool in_scope(__u64 mm)
+{
+	if (!filter_targets)
+		return true;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct target *t = bpf_map_lookup_elem(&targets, &tgid);
+	if (t) {
+		if (t->mm != mm) {
+			struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+			__u64 cur = (__u64)BPF_CORE_READ(task, mm);
+			if (cur == mm) {
+				__u64 old = t->mm;
+				if (old)
+					bpf_map_delete_elem(&target_mms, &old);
+				t->mm = mm;
+				if (bpf_map_update_elem(&target_mms, &mm, &tgid, BPF_ANY))
+					count(HS_CNT_SCOPE_MAP_FULL);
+			}
+		}
+		return true;
+	}
+	return bpf_map_lookup_elem(&target_mms, &mm) != NULL;
+}
+
+static __always_inline void remember_comm(__u32 tid, __u32 tgid)
+{
+	if (bpf_map_lookup_elem(&comms, &tid))
+		return;
+	struct hs_comm c = {};
+	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	c.tgid = tgid;
+	bpf_map_update_elem(&comms, &tid, &c, BPF_NOEXIST);
+}
+
+SEC("tp/mmap_lock/mmap_lock_start_locking")
+int hs_lock_start(struct trace_event_raw_mmap_lock *ctx)
+{
+	if (!hs_enabled)
+		return 0;
+	__u64 mm = (__u64)ctx->mm;
+	if (!in_scope(mm))
+		return 0;
+	struct hs_event *e = reserve(HS_EV_LOCK_START);
+	if (!e)
+		return 0;
+	e->mm = mm;
+	e->write = ctx->write;
+	submit(e);
+	return 0;
+}
+
+SEC("tp/mmap_lock/mmap_lock_acquire_returned")
+int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
+{
+	if (!hs_enabled)
+		return 0;
+	__u64 mm = (__u64)ctx->mm;
+	if (!in_scope(mm))
+		return 0;
+	bool write = ctx->write;
+	bool success = ctx->success;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	bool downgrade = false;
+
+	if (success) {
+		struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+		if (!st) {
+			struct task_state zero = {};
+			if (bpf_map_update_elem(&task_states, &tid, &zero, BPF_NOEXIST) == 0)
+				st = bpf_map_lookup_elem(&task_states, &tid);
+			else
+				count(HS_CNT_TASK_MAP_FULL);
+		}
+		if (st) {
+			int slot = -1;
+			/* mmap_write_downgrade emits acquire_returned(write=false) while the write hold is ours. */
+			for (int i = 0; i < HS_MAX_HELD; i++) {
+				if (st->held_mm[i] == mm && st->held_write[i] && !write) {
+					st->held_write[i] = 0;
+					downgrade = true;
+					break;
+				}
+			}
+			if (!downgrade) {
+				for (int i = 0; i < HS_MAX_HELD; i++) {
+					if (st->held_mm[i] == 0) {
+						slot = i;
+						break;
+					}
+				}
+				if (slot >= 0 && slot < HS_MAX_HELD) {
+					st->held_mm[slot] = mm;
+					st->held_write[slot] = write;
+					st->nheld++;
+				} else {
+					count(HS_CNT_HELD_OVERFLOW);
+				}
+			}
+		}
+		remember_comm(tid, id >> 32);
+	}
+
+	struct hs_event *e = reserve(HS_EV_LOCK_ACQUIRED);
+	if (!e)
+		return 0;
+	e->mm = mm;
+	e->write = write;
+	e->flag = (success ? 1 : 0) | (downgrade ? 2 : 0);
+	if (success && !downgrade && stack_on_acquire)
+		e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+SEC("tp/mmap_lock/mmap_lock_released")
+int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
+{
+	if (!hs_enabled)
+		return 0;
+	__u64 mm = (__u64)ctx->mm;
+	if (!in_scope(mm))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (st) {
+		for (int i = 0; i < HS_MAX_HELD; i++) {
+			if (st->held_mm[i] == mm) {
+				st->held_mm[i] = 0;
+				st->held_write[i] = 0;
+				if (st->nheld)
+					st->nheld--;
+				break;
+			}
+		}
+		if (st->nheld == 0)
+			bpf_map_delete_elem(&task_states, &tid);
+	}
+	struct hs_event *e = reserve(HS_EV_LOCK_RELEASED);
+	if (!e)
+		return 0;
+	e->mm = mm;
+	e->write = ctx->write;
+	submit(e);
+	return 0;
+}
+
+/* The filter every allocator and reclaim event goes through: one lookup, nothing else, unless under the lock. */
+static __always_inline bool holding(void)
+{
+	if (!hs_enabled)
+		return false;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	return bpf_map_lookup_elem(&task_states, &tid) != NULL;
+}
+
+SEC("tp/kmem/mm_page_alloc")
+int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
+{
+	if (!holding())
+		return 0;
+	struct hs_event *e = reserve(HS_EV_PAGE_ALLOC);
+	if (!e)
+		return 0;
+	e->order = ctx->order;
+	e->arg = ctx->gfp_flags;
+	e->flag = ctx->pfn == (unsigned long)-1;
+	e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+/* raw_tp because the classic event has the cache name only from 6.18; (call_site, ptr, s, gfp, node) is the same
+ * prototype on 6.1, 6.12 and 6.18. */
+SEC("raw_tp/kmem_cache_alloc")
+int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!holding())
+		return 0;
+	__u64 call_site = ctx->args[0];
+	__u64 ptr = ctx->args[1];
+	struct kmem_cache *s = (struct kmem_cache *)ctx->args[2];
+	__u64 gfp = ctx->args[3];
+	__u64 key = (__u64)s;
+	if (!bpf_map_lookup_elem(&caches, &key)) {
+		struct hs_cache_info info = {};
+		const char *name = BPF_CORE_READ(s, name);
+		bpf_probe_read_kernel_str(info.name, sizeof(info.name), name);
+		info.size = BPF_CORE_READ(s, size);
+		bpf_map_update_elem(&caches, &key, &info, BPF_NOEXIST);
+	}
+	struct hs_event *e = reserve(HS_EV_SLAB_ALLOC);
+	if (!e)
+		return 0;
+	e->arg = gfp;
+	e->arg2 = key;
+	e->arg3 = call_site;
+	e->flag = ptr == 0;
+	e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+SEC("tp/kmem/kmalloc")
+int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
+{
+	if (!holding())
+		return 0;
+	struct hs_event *e = reserve(HS_EV_KMALLOC);
+	if (!e)
+		return 0;
+	e->arg = ctx->gfp_flags;
+	e->arg2 = ctx->bytes_alloc;
+	e->arg3 = ctx->call_site;
+	e->flag = ctx->ptr == 0;
+	e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+static __always_inline int reclaim_begin(struct trace_event_raw_mm_vmscan_direct_reclaim_begin_template *ctx, __u8 memcg)
+{
+	if (!holding())
+		return 0;
+	struct hs_event *e = reserve(HS_EV_RECLAIM_BEGIN);
+	if (!e)
+		return 0;
+	e->order = ctx->order;
+	e->arg = ctx->gfp_flags;
+	e->flag = memcg;
+	e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+static __always_inline int reclaim_end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx, __u8 memcg)
+{
+	if (!holding())
+		return 0;
+	struct hs_event *e = reserve(HS_EV_RECLAIM_END);
+	if (!e)
+		return 0;
+	e->arg = ctx->nr_reclaimed;
+	e->flag = memcg;
+	submit(e);
+	return 0;
+}
+
+SEC("tp/vmscan/mm_vmscan_direct_reclaim_begin")
+int hs_reclaim_begin(struct trace_event_raw_mm_vmscan_direct_reclaim_begin_template *ctx)
+{
+	return reclaim_begin(ctx, 0);
+}
+
+SEC("tp/vmscan/mm_vmscan_direct_reclaim_end")
+int hs_reclaim_end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx)
+{
+	return reclaim_end(ctx, 0);
+}
+
+SEC("tp/vmscan/mm_vmscan_memcg_reclaim_begin")
+int hs_memcg_reclaim_begin(struct trace_event_raw_mm_vmscan_direct_reclaim_begin_template *ctx)
+{
+	return reclaim_begin(ctx, 1);
+}
+
+SEC("tp/vmscan/mm_vmscan_memcg_reclaim_end")
+int hs_memcg_reclaim_end(struct trace_event_raw_mm_vmscan_direct_reclaim_end_template *ctx)
+{
+	return reclaim_end(ctx, 1);
+}
+
+SEC("tp/compaction/mm_compaction_begin")
+int hs_compact_begin(void *ctx)
+{
+	if (!holding())
+		return 0;
+	struct hs_event *e = reserve(HS_EV_COMPACT_BEGIN);
+	if (!e)
+		return 0;
+	e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+SEC("tp/compaction/mm_compaction_end")
+int hs_compact_end(struct trace_event_raw_mm_compaction_end *ctx)
+{
+	if (!holding())
+		return 0;
+	struct hs_event *e = reserve(HS_EV_COMPACT_END);
+	if (!e)
+		return 0;
+	e->arg = (__u64)(__s64)ctx->status;
+	submit(e);
+	return 0;
+}
+
+/* LRU drains are rare, so every one in scope is streamed, under the lock or not: the migrate-prep question is
+ * precisely which side of the lock they fall on. */
+SEC("tp/workqueue/workqueue_queue_work")
+int hs_queue_work(struct trace_event_raw_workqueue_queue_work *ctx)
+{
+	if (!hs_enabled || !lru_drain_fn || (__u64)ctx->function != lru_drain_fn)
+		return 0;
+	if (filter_targets && !holding()) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		if (!bpf_map_lookup_elem(&targets, &tgid))
+			return 0;
+	}
+	struct hs_event *e = reserve(HS_EV_LRU_DRAIN);
+	if (!e)
+		return 0;
+	e->order = ctx->cpu;
+	e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_fork")
+int hs_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!filter_targets)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 cpid = BPF_CORE_READ(child, pid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	if (cpid != ctgid)
+		return 0; /* a new thread: already covered by its tgid */
+	struct target t = {};
+	if (bpf_map_update_elem(&targets, &ctgid, &t, BPF_ANY))
+		count(HS_CNT_SCOPE_MAP_FULL);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int hs_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u32 tgid = id >> 32;
+
+	if (filter_targets && tid == tgid) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		/* signal->live reaches zero when the last thread exits; only then is the mm gone for good. */
+		if (BPF_CORE_READ(task, signal, live.counter) == 0) {
+			struct target *t = bpf_map_lookup_elem(&targets, &tgid);
+			if (t && t->mm) {
+				__u64 mm = t->mm;
+				bpf_map_delete_elem(&target_mms, &mm);
+			}
+		}
+	}
+	if (!bpf_map_lookup_elem(&task_states, &tid))
+		return 0;
+	bpf_map_delete_elem(&task_states, &tid);
+	if (!hs_enabled)
+		return 0;
+	struct hs_event *e = reserve(HS_EV_TASK_EXIT);
+	if (e)
+		submit(e);
+	return 0;
+}

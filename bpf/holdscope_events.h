@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records shared by the BPF programs and user space. Fixed-size and naturally aligned so that a recording written on
+ * one machine reads the same on another; any change here bumps HS_EVENT_ABI in the recording header.
+ */
+#ifndef HOLDSCOPE_EVENTS_H
+#define HOLDSCOPE_EVENTS_H
+
+#ifdef __BPF__
+/* vmlinux.h provides __u64 and friends. */
+#else
+#include <linux/types.h>
+#endif
+
+#define HS_EVENT_ABI 1
+#define HS_MAX_STACK_DEPTH 48
+#define HS_CACHE_NAME_LEN 32
+#define HS_STACK_ID_ALT 0x40000000 /* the id is in the second stack map */
+
+enum hs_event_type {
+	HS_EV_LOCK_START = 1,   /* mmap_lock_start_locking: mm, write */
+	HS_EV_LOCK_ACQUIRED = 2,/* mmap_lock_acquire_returned: mm, write, flag=success, stack */
+	HS_EV_LOCK_RELEASED = 3,/* mmap_lock_released: mm, write */
+	HS_EV_PAGE_ALLOC = 4,   /* mm_page_alloc: order, arg=gfp, flag=failed, stack */
+	HS_EV_SLAB_ALLOC = 5,   /* kmem_cache_alloc: arg=gfp, arg2=cache pointer, arg3=call_site, flag=failed */
+	HS_EV_KMALLOC = 6,      /* kmalloc: arg=gfp, arg2=bytes_alloc, arg3=call_site, flag=failed */
+	HS_EV_RECLAIM_BEGIN = 7,/* direct or memcg reclaim: order, arg=gfp, flag=1 for memcg, stack */
+	HS_EV_RECLAIM_END = 8,  /* arg=nr_reclaimed, flag as begin */
+	HS_EV_COMPACT_BEGIN = 9,/* mm_compaction_begin, stack */
+	HS_EV_COMPACT_END = 10, /* mm_compaction_end: arg=status */
+	HS_EV_LRU_DRAIN = 11,   /* workqueue_queue_work of lru_add_drain_per_cpu: order=target cpu, stack */
+	HS_EV_TASK_EXIT = 12,   /* sched_process_exit of a task that had lock state */
+};
+
+struct hs_event {
+	__u64 ts;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 mm;       /* lock events: the mm whose mmap_lock it is */
+	__u64 arg;
+	__u64 arg2;
+	__u64 arg3;
+	__u32 pid;      /* thread id */
+	__u32 tgid;
+	__s32 stack_id; /* < 0: no stack */
+	__u32 order;
+	__u16 type;
+	__u8 write;
+	__u8 flag;
+	__u32 cpu;
+};
+
+/* Indices into the per-CPU counter array: every loss is counted, none is silent. */
+enum hs_counter {
+	HS_CNT_RINGBUF_DROPS = 0,
+	HS_CNT_TASK_MAP_FULL = 1,
+	HS_CNT_STACK_FAIL = 2,
+	HS_CNT_HELD_OVERFLOW = 3, /* a task held more mmap_locks at once than the per-task table tracks */
+	HS_CNT_SCOPE_MAP_FULL = 4,
+	HS_CNT_EVENTS = 5,
+	HS_CNT_MAX = 8,
+};
+
+struct hs_cache_info {
+	char name[HS_CACHE_NAME_LEN];
+	__u32 size;
+	__u32 pad;
+};
+
+struct hs_comm {
+	char comm[16];
+	__u32 tgid;
+	__u32 pad;
+};
+
+#endif

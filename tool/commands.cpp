@@ -1,0 +1,237 @@
+#include "tool/commands.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "analyzers/analyzer.h"
+#include "analyzers/recording.h"
+#include "tool/system_info.h"
+
+namespace holdscope {
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+void install_signal_handlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = on_signal;  // no SA_RESTART: the poll must return so the loop sees the flag
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+// The traced command: forked stopped on a pipe, released only once the probes are attached so its first mmap_lock
+// acquisition is seen. Reaped (and killed if still running) on every exit path.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv) {
+    int go[2], err[2];
+    if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw ToolError("pipe: " + std::string(strerror(errno)));
+    pid_ = fork();
+    if (pid_ < 0) throw ToolError("fork: " + std::string(strerror(errno)));
+    if (pid_ == 0) {
+      close(go[1]);
+      close(err[0]);
+      signal(SIGINT, SIG_DFL);
+      signal(SIGTERM, SIG_DFL);
+      char c;
+      if (read(go[0], &c, 1) != 1) _exit(127);  // the tracer gave up before starting us
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      int e = errno;
+      (void)!write(err[1], &e, sizeof e);
+      _exit(127);
+    }
+    close(go[0]);
+    close(err[1]);
+    go_fd_ = go[1];
+    err_fd_ = err[0];
+    name_ = argv[0];
+  }
+  ~Child() {
+    if (go_fd_ >= 0) close(go_fd_);
+    if (err_fd_ >= 0) close(err_fd_);
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  void release() {
+    (void)!write(go_fd_, "g", 1);
+    close(go_fd_);
+    go_fd_ = -1;
+    int e = 0;
+    ssize_t n = read(err_fd_, &e, sizeof e);  // EOF (0) means exec succeeded: the pipe closed on exec
+    close(err_fd_);
+    err_fd_ = -1;
+    if (n == sizeof e) throw ToolError("cannot run " + name_ + ": " + strerror(e));
+  }
+  // True once the child has exited; status then holds its exit code (128+signal when killed).
+  bool exited() {
+    if (reaped_) return true;
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) != pid_) return false;
+    reaped_ = true;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return true;
+  }
+  void terminate() {
+    if (exited()) return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 40 && !exited(); i++) usleep(50'000);
+    if (!exited()) {
+      kill(pid_, SIGKILL);
+      int st;
+      waitpid(pid_, &st, 0);
+      reaped_ = true;
+      status_ = 128 + SIGKILL;
+    }
+  }
+  int status() const { return status_; }
+
+ private:
+  pid_t pid_ = -1;
+  int go_fd_ = -1, err_fd_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string name_;
+};
+
+void write_json(const Report& r, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw ToolError("cannot write " + path + ": " + strerror(errno));
+  out << report_to_json(r).dump(2) << "\n";
+  if (!out) throw ToolError("cannot write " + path + ": " + strerror(errno));
+}
+
+Report analyze_file(const std::string& path, uint64_t* events = nullptr) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ToolError("cannot open " + path + ": " + strerror(errno));
+  RecordingReader reader(in);
+  Analyzer a(reader.context());
+  reader.for_each_event([&](const hs_event& e) { a.feed(e); });
+  if (events) *events = reader.event_count();
+  // The report borrows names from the context; finish() copies them out before the reader goes away.
+  return a.finish();
+}
+
+}  // namespace
+
+int run_record(const RecordOptions& ro, const ReportOptions& rep) {
+  require_root();
+  std::ofstream out(ro.output, std::ios::binary | std::ios::trunc);
+  if (!out) throw ToolError("cannot create " + ro.output + ": " + strerror(errno));
+
+  std::string tracefs = tracefs_root();
+  SymbolTable kallsyms = read_kallsyms();
+  TraceContext ctx;
+  ctx.kernel = kernel_release();
+  ctx.hostname = host_name();
+  ctx.page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  ctx.gfp = read_gfp_table(tracefs);
+  ctx.scope = ro.command.empty() ? "system" : "command";
+  ctx.command = ro.command;
+  if (const Symbol* s = kallsyms.by_name("lru_add_drain_per_cpu")) ctx.lru_drain_fn = s->addr;
+
+  TracerOptions to = ro.tracer;
+  to.filter_targets = !ro.command.empty();
+  to.lru_drain_fn = ctx.lru_drain_fn;
+  Tracer tracer(to);
+  if (!ro.quiet) {
+    size_t on = 0;
+    std::string off;
+    for (const auto& p : tracer.plan()) {
+      if (p.available)
+        on++;
+      else
+        off += " " + p.target + " (" + p.why + ")";
+    }
+    std::cerr << "holdscope: " << on << " tracepoint programs attached" << (off.empty() ? "" : "; not attached:") << off
+              << "\n";
+  }
+
+  std::optional<Child> child;
+  if (!ro.command.empty()) {
+    child.emplace(ro.command);
+    tracer.add_target(child->pid());
+  }
+  install_signal_handlers();
+  RecordingWriter writer(out);
+  tracer.start([&](const hs_event& e) { writer.add(e); });
+  ctx.start_ns = monotonic_ns();
+  if (child) child->release();
+
+  double dur = ro.duration_s > 0 ? ro.duration_s : (child ? 0 : 10);
+  uint64_t deadline = dur > 0 ? ctx.start_ns + static_cast<uint64_t>(dur * 1e9) : UINT64_MAX;
+  if (!ro.quiet && !child)
+    std::cerr << "holdscope: tracing the whole system for " << dur << " s (Ctrl-C to stop early)\n";
+  while (!g_stop) {
+    tracer.poll(100);
+    if (child && child->exited()) break;
+    if (monotonic_ns() >= deadline) break;
+  }
+  ctx.end_ns = monotonic_ns();
+  tracer.stop();
+  if (child) {
+    child->terminate();
+    ctx.command_exit = child->status();
+  }
+
+  ctx.counters = tracer.counters();
+  tracer.fill_context(ctx);
+  std::vector<uint64_t> addrs(tracer.call_sites().begin(), tracer.call_sites().end());
+  for (const auto& [id, st] : ctx.stacks) addrs.insert(addrs.end(), st.begin(), st.end());
+  ctx.symbols = kallsyms.subset(addrs);
+  writer.finish(ctx);
+  out.close();
+  if (!out) throw ToolError("cannot write " + ro.output + ": " + strerror(errno));
+
+  if (!ro.quiet) {
+    const auto& c = ctx.counters;
+    std::cerr << "holdscope: recorded " << writer.events_written() << " events to " << ro.output
+              << " (drops: ringbuf " << c.ringbuf << ", map_full " << c.task_map_full + c.scope_map_full << ", stack "
+              << c.stack << ")";
+    if (child) std::cerr << "; command exited with status " << ctx.command_exit;
+    std::cerr << "\n";
+  }
+  if (!rep.json_path.empty()) write_json(analyze_file(ro.output), rep.json_path);
+  return 0;
+}
+
+int run_report(const std::string& path, const ReportOptions& rep) {
+  Report r = analyze_file(path);
+  if (rep.text) render_text(r, std::cout, rep.top);
+  if (!rep.json_path.empty()) write_json(r, rep.json_path);
+  return 0;
+}
+
+int run_live(RecordOptions ro, const ReportOptions& rep) {
+  char tmpl[] = "/tmp/holdscope-XXXXXX.hsr";
+  int fd = mkstemps(tmpl, 4);
+  if (fd < 0) throw ToolError(std::string("cannot create a temporary recording: ") + strerror(errno));
+  close(fd);
+  struct Unlink {
+    std::string p;
+    ~Unlink() { unlink(p.c_str()); }
+  } guard{tmpl};
+  ro.output = tmpl;
+  ro.command.clear();
+  ReportOptions no_json = rep;
+  no_json.json_path.clear();
+  run_record(ro, no_json);
+  return run_report(tmpl, rep);
+}
+
+}  // namespace holdscope

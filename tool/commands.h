@@ -1,0 +1,31 @@
+// The holdscope subcommands, independent of argument parsing.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tool/tracer.h"
+
+namespace holdscope {
+
+struct RecordOptions {
+  std::string output;
+  double duration_s = 0;  // 0: until the command exits (or 10 s when tracing the whole system)
+  std::vector<std::string> command;
+  TracerOptions tracer;
+  bool quiet = false;
+};
+
+struct ReportOptions {
+  std::string json_path;  // empty: no JSON
+  size_t top = 10;
+  bool text = true;
+};
+
+// Returns the process exit status.
+int run_record(const RecordOptions& ro, const ReportOptions& rep);
+int run_report(const std::string& path, const ReportOptions& rep);
+// The main job: trace the whole system, then print the report.
+int run_live(RecordOptions ro, const ReportOptions& rep);
+
+}  // namespace holdscope

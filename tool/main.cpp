@@ -1,0 +1,68 @@
+// holdscope: how long mmap_lock is held, and what the kernel does while holding it.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "analyzers/recording.h"
+#include "tool/commands.h"
+#include "tool/system_info.h"
+
+using namespace holdscope;
+
+int main(int argc, char** argv) {
+  CLI::App app{"holdscope: mmap_lock hold times and the sleeping work done under mmap_lock, from tracepoints.\n"
+               "With no subcommand: trace the whole system for 10 s (or until Ctrl-C) and print the report."};
+  app.set_version_flag("--version", "holdscope 0.1");
+  RecordOptions live;
+  ReportOptions live_rep;
+  bool verbose = false;
+  app.add_option("-d,--duration", live.duration_s, "seconds to trace (default 10)");
+  app.add_option("--json", live_rep.json_path, "also write the report as JSON to this file");
+  app.add_option("--top", live_rep.top, "rows per table")->capture_default_str();
+  app.add_flag("-v,--verbose", verbose, "print libbpf's messages");
+
+  RecordOptions rec;
+  ReportOptions rec_rep;
+  rec_rep.text = false;
+  auto* record = app.add_subcommand("record", "trace CMD (its threads, children and the kernel threads working on its "
+                                              "address spaces) or, without CMD, the whole system; write a recording");
+  record->add_option("-o,--output", rec.output, "recording file (.hsr)")->required();
+  record->add_option("-d,--duration", rec.duration_s, "seconds; the command is terminated at the end (default: until "
+                                                      "CMD exits; 10 s without CMD)");
+  record->add_option("--json", rec_rep.json_path, "also write the report as JSON to this file");
+  record->add_option("--ringbuf-mb", rec.tracer.ringbuf_mb, "ring buffer size in MiB (power of two)")->capture_default_str();
+  record->add_flag("--no-acquire-stacks", [&](int64_t) { rec.tracer.acquire_stacks = false; },
+                   "do not capture the kernel stack of each mmap_lock acquisition (cheaper)");
+  record->add_flag("-q,--quiet", rec.quiet, "no progress messages");
+  record->add_option("command", rec.command, "-- CMD ARGS...");
+
+  std::string report_path;
+  ReportOptions rep;
+  auto* report = app.add_subcommand("report", "print the report of a recording");
+  report->add_option("recording", report_path, "recording file (.hsr)")->required()->check(CLI::ExistingFile);
+  report->add_option("--json", rep.json_path, "also write the report as JSON to this file");
+  report->add_option("--top", rep.top, "rows per table")->capture_default_str();
+  app.require_subcommand(0, 1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  live.tracer.verbose = rec.tracer.verbose = verbose;
+  if (rec.tracer.ringbuf_mb == 0 || (rec.tracer.ringbuf_mb & (rec.tracer.ringbuf_mb - 1))) {
+    std::cerr << "holdscope: --ringbuf-mb must be a power of two\n";
+    return 2;
+  }
+  try {
+    if (*record) return run_record(rec, rec_rep);
+    if (*report) return run_report(report_path, rep);
+    return run_live(live, live_rep);
+  } catch (const ToolError& e) {
+    std::cerr << "holdscope: " << e.what() << "\n";
+  } catch (const RecordingError& e) {
+    std::cerr << "holdscope: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "holdscope: " << e.what() << "\n";
+  }
+  return 1;
+}

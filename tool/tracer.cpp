@@ -1,0 +1,203 @@
+#include "tool/tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <deque>
+
+#include "holdscope.skel.h"
+#include "tool/system_info.h"
+
+namespace holdscope {
+
+namespace {
+
+// libbpf's messages are kept, not printed: on failure the last few explain it; with -v everything is shown.
+std::deque<std::string> g_libbpf_log;
+bool g_verbose = false;
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
+  char buf[1024];
+  vsnprintf(buf, sizeof buf, fmt, args);
+  if (g_verbose) fputs(buf, stderr);
+  if (level != LIBBPF_DEBUG) {
+    g_libbpf_log.emplace_back(buf);
+    if (g_libbpf_log.size() > 8) g_libbpf_log.pop_front();
+  }
+  return 0;
+}
+
+struct ProgSpec {
+  const char* program;
+  const char* category;
+  const char* name;
+  const char* how;
+  bool required;
+};
+
+// mmap_lock events are the point of the tool; the others enrich the report and may be compiled out of a kernel.
+constexpr ProgSpec kPrograms[] = {
+    {"hs_lock_start", "mmap_lock", "mmap_lock_start_locking", "tracepoint", true},
+    {"hs_lock_acquired", "mmap_lock", "mmap_lock_acquire_returned", "tracepoint", true},
+    {"hs_lock_released", "mmap_lock", "mmap_lock_released", "tracepoint", true},
+    {"hs_page_alloc", "kmem", "mm_page_alloc", "tracepoint", false},
+    {"hs_slab_alloc", "kmem", "kmem_cache_alloc", "raw_tracepoint", false},
+    {"hs_kmalloc", "kmem", "kmalloc", "tracepoint", false},
+    {"hs_reclaim_begin", "vmscan", "mm_vmscan_direct_reclaim_begin", "tracepoint", false},
+    {"hs_reclaim_end", "vmscan", "mm_vmscan_direct_reclaim_end", "tracepoint", false},
+    {"hs_memcg_reclaim_begin", "vmscan", "mm_vmscan_memcg_reclaim_begin", "tracepoint", false},
+    {"hs_memcg_reclaim_end", "vmscan", "mm_vmscan_memcg_reclaim_end", "tracepoint", false},
+    {"hs_compact_begin", "compaction", "mm_compaction_begin", "tracepoint", false},
+    {"hs_compact_end", "compaction", "mm_compaction_end", "tracepoint", false},
+    {"hs_queue_work", "workqueue", "workqueue_queue_work", "tracepoint", false},
+    {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true},
+    {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
+};
+
+}  // namespace
+
+std::string libbpf_last_messages() {
+  std::string out;
+  for (const auto& l : g_libbpf_log) out += l;
+  return out;
+}
+
+void Tracer::SkelDeleter::operator()(holdscope_bpf* s) const { holdscope_bpf__destroy(s); }
+void Tracer::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
+
+Tracer::Tracer(TracerOptions opts) : opts_(opts) {
+  g_verbose = opts.verbose;
+  libbpf_set_print(libbpf_print);
+  std::string tracefs = tracefs_root();
+  std::string btf = vmlinux_btf_path();
+
+  struct bpf_object_open_opts oo = {};
+  oo.sz = sizeof(oo);
+  oo.btf_custom_path = getenv("HOLDSCOPE_BTF") ? btf.c_str() : nullptr;
+  skel_.reset(holdscope_bpf__open_opts(&oo));
+  if (!skel_) throw ToolError("cannot open the BPF object: " + std::string(strerror(errno)));
+
+  for (const auto& p : kPrograms) {
+    ProbePlan pl{p.program, std::string(p.category) + ":" + p.name, p.how, p.required, false, {}};
+    pl.available = tracepoint_exists(tracefs, p.category, p.name);
+    if (!pl.available) {
+      pl.why = "tracepoint not in this kernel";
+      if (p.required) throw ToolError("this kernel has no tracepoint " + pl.target + ": holdscope cannot trace mmap_lock");
+    }
+    if (!opts_.lru_drain_fn && std::string(p.program) == "hs_queue_work") {
+      pl.available = false;
+      pl.why = "lru_add_drain_per_cpu not found in /proc/kallsyms";
+    }
+    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, p.program);
+    if (!prog) throw ToolError(std::string("BPF object lacks program ") + p.program);
+    bpf_program__set_autoload(prog, pl.available);
+    plan_.push_back(std::move(pl));
+  }
+
+  skel_->rodata->filter_targets = opts_.filter_targets;
+  skel_->rodata->stack_on_acquire = opts_.acquire_stacks;
+  skel_->rodata->lru_drain_fn = opts_.lru_drain_fn;
+  bpf_map__set_max_entries(skel_->maps.events, opts_.ringbuf_mb << 20);
+
+  if (int err = holdscope_bpf__load(skel_.get()))
+    throw ToolError("cannot load the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
+}
+
+Tracer::~Tracer() = default;
+
+void Tracer::add_target(pid_t tgid) {
+  uint32_t key = static_cast<uint32_t>(tgid);
+  uint64_t mm = 0;
+  if (bpf_map__update_elem(skel_->maps.targets, &key, sizeof key, &mm, sizeof mm, BPF_ANY))
+    throw ToolError("cannot add the target process to the BPF filter: " + std::string(strerror(errno)));
+}
+
+void Tracer::start(EventFn fn) {
+  fn_ = std::move(fn);
+  if (int err = holdscope_bpf__attach(skel_.get()))
+    throw ToolError("cannot attach the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
+  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::on_sample, this, nullptr));
+  if (!ring_) throw ToolError("cannot open the BPF ring buffer: " + std::string(strerror(errno)));
+  skel_->bss->hs_enabled = 1;
+}
+
+int Tracer::on_sample(void* ctx, void* data, size_t len) {
+  auto* self = static_cast<Tracer*>(ctx);
+  if (len < sizeof(hs_event)) return 0;
+  hs_event e;
+  memcpy(&e, data, sizeof e);
+  if (e.stack_id >= 0) self->stack_ids_.insert(e.stack_id);
+  if (e.type == HS_EV_SLAB_ALLOC || e.type == HS_EV_KMALLOC) self->call_sites_.insert(e.arg3);
+  self->fn_(e);
+  return 0;
+}
+
+int Tracer::poll(int timeout_ms) {
+  int n = ring_buffer__poll(ring_.get(), timeout_ms);
+  return n == -EINTR ? 0 : n;
+}
+
+void Tracer::stop() {
+  if (!skel_) return;
+  skel_->bss->hs_enabled = 0;
+  if (ring_) ring_buffer__consume(ring_.get());
+}
+
+KernelCounters Tracer::counters() const {
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> vals(ncpu > 0 ? ncpu : 1);
+  auto sum = [&](uint32_t idx) {
+    uint64_t total = 0;
+    if (bpf_map__lookup_elem(skel_->maps.counters, &idx, sizeof idx, vals.data(), vals.size() * sizeof(uint64_t), 0) == 0)
+      for (uint64_t v : vals) total += v;
+    return total;
+  };
+  KernelCounters c;
+  c.ringbuf = sum(HS_CNT_RINGBUF_DROPS);
+  c.task_map_full = sum(HS_CNT_TASK_MAP_FULL);
+  c.stack = sum(HS_CNT_STACK_FAIL);
+  c.held_overflow = sum(HS_CNT_HELD_OVERFLOW);
+  c.scope_map_full = sum(HS_CNT_SCOPE_MAP_FULL);
+  c.events = sum(HS_CNT_EVENTS);
+  return c;
+}
+
+void Tracer::fill_context(TraceContext& ctx) const {
+  uint64_t addrs[HS_MAX_STACK_DEPTH];
+  for (int32_t id : stack_ids_) {
+    uint32_t key = static_cast<uint32_t>(id) & ~uint32_t(HS_STACK_ID_ALT);
+    struct bpf_map* map = (id & HS_STACK_ID_ALT) ? skel_->maps.stacks_alt : skel_->maps.stacks;
+    memset(addrs, 0, sizeof addrs);
+    if (bpf_map__lookup_elem(map, &key, sizeof key, addrs, sizeof addrs, 0) != 0) continue;
+    std::vector<uint64_t> v;
+    for (uint64_t a : addrs) {
+      if (!a) break;
+      v.push_back(a);
+    }
+    ctx.stacks[id] = std::move(v);
+  }
+  uint64_t key = 0, next = 0;
+  uint64_t* prev = nullptr;
+  hs_cache_info ci;
+  while (bpf_map__get_next_key(skel_->maps.caches, prev, &next, sizeof next) == 0) {
+    if (bpf_map__lookup_elem(skel_->maps.caches, &next, sizeof next, &ci, sizeof ci, 0) == 0)
+      ctx.caches[next] = CacheInfo{std::string(ci.name, strnlen(ci.name, sizeof ci.name)), ci.size};
+    key = next;
+    prev = &key;
+  }
+  uint32_t tkey = 0, tnext = 0;
+  uint32_t* tprev = nullptr;
+  hs_comm cm;
+  while (bpf_map__get_next_key(skel_->maps.comms, tprev, &tnext, sizeof tnext) == 0) {
+    if (bpf_map__lookup_elem(skel_->maps.comms, &tnext, sizeof tnext, &cm, sizeof cm, 0) == 0)
+      ctx.comms[tnext] = TaskName{std::string(cm.comm, strnlen(cm.comm, sizeof cm.comm)), cm.tgid};
+    tkey = tnext;
+    tprev = &tkey;
+  }
+}
+
+}  // namespace holdscope

@@ -1,0 +1,79 @@
+// Loads, attaches and reads the holdscope BPF object. Owns every libbpf object through RAII, so any exit path
+// (error, signal, normal end) detaches all programs and frees all maps.
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "analyzers/context.h"
+#include "bpf/holdscope_events.h"
+
+struct holdscope_bpf;
+struct ring_buffer;
+
+namespace holdscope {
+
+struct TracerOptions {
+  bool filter_targets = false;  // trace only target processes, their children and their mms
+  bool acquire_stacks = true;
+  uint32_t ringbuf_mb = 16;
+  uint64_t lru_drain_fn = 0;
+  bool verbose = false;
+};
+
+// One planned attachment: which program, on what, and whether it will run (with the reason when not).
+struct ProbePlan {
+  std::string program;
+  std::string target;  // "category:name"
+  std::string how;     // "tracepoint" | "raw_tracepoint"
+  bool required = false;
+  bool available = false;
+  std::string why;
+};
+
+class Tracer {
+ public:
+  using EventFn = std::function<void(const hs_event&)>;
+
+  explicit Tracer(TracerOptions opts);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  const std::vector<ProbePlan>& plan() const { return plan_; }
+  void add_target(pid_t tgid);
+  // Attaches everything, then opens the gate in one step so all tracepoints start together.
+  void start(EventFn fn);
+  int poll(int timeout_ms);
+  void stop();  // closes the gate and drains what is already in the ring buffer
+
+  KernelCounters counters() const;
+  // Stacks, caches and comms seen, for the recording. Call after stop().
+  void fill_context(TraceContext& ctx) const;
+  const std::unordered_set<int32_t>& stack_ids() const { return stack_ids_; }
+  const std::unordered_set<uint64_t>& call_sites() const { return call_sites_; }
+
+ private:
+  static int on_sample(void* ctx, void* data, size_t len);
+  struct SkelDeleter {
+    void operator()(holdscope_bpf* s) const;
+  };
+  struct RingDeleter {
+    void operator()(ring_buffer* r) const;
+  };
+  TracerOptions opts_;
+  std::unique_ptr<holdscope_bpf, SkelDeleter> skel_;
+  std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  std::vector<ProbePlan> plan_;
+  EventFn fn_;
+  std::unordered_set<int32_t> stack_ids_;
+  std::unordered_set<uint64_t> call_sites_;
+};
+
+std::string libbpf_last_messages();
+
+}  // namespace holdscope
