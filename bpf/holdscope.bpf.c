@@ -483,6 +483,15 @@ int hs_fork(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* The name a task is reported by is its name after exec, not the forking tracer's. */
+SEC("tp/sched/sched_process_exec")
+int hs_exec(void *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&comms, &tid);
+	return 0;
+}
+
 SEC("tp/sched/sched_process_exit")
 int hs_exit(void *ctx)
 {

@@ -56,6 +56,7 @@ constexpr ProgSpec kPrograms[] = {
     {"hs_queue_work", "workqueue", "workqueue_queue_work", "tracepoint", false},
     {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true},
     {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
+    {"hs_exec", "sched", "sched_process_exec", "tracepoint", false},
 };
 
 }  // namespace

@@ -1,0 +1,44 @@
+/*
+ * Known-answer program for the live tests: creates N single-page anonymous VMAs that cannot merge (one guard page
+ * between neighbours), touches each once, then unmaps each. The live test runs it with two values of N and checks
+ * that the difference between the two reports is what the kernel source says one iteration does under mmap_lock:
+ *   mmap:   vm_area_alloc() -> one vm_area_struct allocation under the write lock;
+ *   touch:  the first write fault on a VMA without an anon_vma takes mmap_lock for read (a trylock from the per-VMA
+ *           lock path on 6.4+, the plain fault path before) where __anon_vma_prepare() allocates one anon_vma and one
+ *           anon_vma_chain. With per-VMA locks the user page itself is allocated after mmap_lock is dropped;
+ *   munmap: write lock, downgraded to read before the pages are unmapped (vms_complete_munmap_vmas).
+ * Usage: ka_vmas N
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: ka_vmas N\n");
+		return 2;
+	}
+	long n = atol(argv[1]);
+	long page = sysconf(_SC_PAGESIZE);
+	/* A fixed area far from the heap, stack and libraries, so no VMA lands beside another one. */
+	char *base = (char *)0x300000000000UL;
+	for (long i = 0; i < n; i++) {
+		void *p = mmap(base + i * 2 * page, page, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			return 1;
+		}
+	}
+	for (long i = 0; i < n; i++)
+		base[i * 2 * page] = 1;
+	for (long i = 0; i < n; i++)
+		if (munmap(base + i * 2 * page, page)) {
+			perror("munmap");
+			return 1;
+		}
+	return 0;
+}

@@ -1,0 +1,279 @@
+#include <algorithm>
+#include <catch2/catch_test_macros.hpp>
+#include <cstring>
+#include <random>
+
+#include "analyzers/analyzer.h"
+#include "synthetic.h"
+
+using namespace holdscope;
+using namespace holdscope::test;
+
+// Lets the shuffled stream be compared with the ordered one.
+bool operator==(const hs_event& a, const hs_event& b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+namespace {
+
+uint64_t alloc_count(const Report& r, const std::string& kind, const std::string& mode) {
+  uint64_t n = 0;
+  for (const auto& a : r.allocations)
+    if (a.kind == kind && a.mode == mode) n += a.count;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a read hold: duration, wait, and only the allocation inside it counts") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      page_alloc(us(5), 100, 0, kGfpKernel),  // just before the acquire: not under the lock
+      start(us(10), 100, kMmA, false),
+      acquired(us(12), 100, kMmA, false),
+      page_alloc(us(20), 100, 2, kGfpKernel | 0x100),
+      released(us(40), 100, kMmA, false),
+      page_alloc(us(41), 100, 0, kGfpKernel),  // just after the release: not under the lock
+  };
+  Report r = analyze(ctx, s);
+  CHECK(r.holds.read.count == 1);
+  CHECK(r.holds.read.max_ns == us(28));
+  CHECK(r.holds.write.count == 0);
+  CHECK(r.waits.read.count == 1);
+  CHECK(r.waits.read.max_ns == us(2));
+  REQUIRE(r.allocations.size() == 1);
+  const auto& a = r.allocations[0];
+  CHECK(a.kind == "page");
+  CHECK(a.mode == "read");
+  CHECK(a.order == 2);
+  CHECK(a.count == 1);
+  CHECK(a.bytes == 4 * 4096);
+  CHECK(a.gfp == "GFP_KERNEL|__GFP_ZERO");
+  CHECK(a.may_sleep);
+  CHECK(r.drops.unmatched == 0);
+  REQUIRE(r.processes.size() == 1);
+  CHECK(r.processes[0].comm == "worker");
+}
+
+TEST_CASE("one task holding two mms' locks at once (fork's dup_mmap)") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      start(us(1), 100, kMmA, true),     acquired(us(2), 100, kMmA, true),
+      start(us(3), 100, kMmB, true),     acquired(us(4), 100, kMmB, true),
+      slab_alloc(us(5), 100, kGfpNowait), slab_alloc(us(6), 100, kGfpKernel),
+      released(us(10), 100, kMmB, true), slab_alloc(us(11), 100, kGfpKernel),  // still holds A
+      released(us(20), 100, kMmA, true), slab_alloc(us(21), 100, kGfpKernel),  // holds nothing
+  };
+  Report r = analyze(ctx, s);
+  CHECK(r.holds.write.count == 2);
+  CHECK(r.holds.write.max_ns == us(18));
+  CHECK(r.holds.write.total_ns == us(18) + us(6));
+  CHECK(alloc_count(r, "slab", "write") == 3);
+  CHECK(alloc_count(r, "slab", "read") == 0);
+  for (const auto& a : r.allocations) {
+    CHECK(a.cache == "vm_area_struct");
+    if (a.gfp_value == kGfpNowait) {
+      CHECK_FALSE(a.may_sleep);
+      CHECK(a.gfp == "GFP_NOWAIT");
+    }
+  }
+  CHECK(r.drops.unmatched == 0);
+  CHECK(r.holds_open_at_end == 0);
+}
+
+TEST_CASE("mmap_write_downgrade splits one hold into a write part and a read part") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      start(us(0), 100, kMmA, true),
+      acquired(us(1), 100, kMmA, true),
+      page_alloc(us(2), 100, 0, kGfpKernel),
+      downgrade(us(11), 100, kMmA),
+      page_alloc(us(12), 100, 0, kGfpKernel),
+      page_alloc(us(13), 100, 0, kGfpKernel),
+      released(us(31), 100, kMmA, false),
+  };
+  SECTION("flagged by the kernel") {}
+  SECTION("inferred without the kernel's flag") { s[3].flag = 1; }
+  Report r = analyze(ctx, s);
+  CHECK(r.downgrades == 1);
+  CHECK(r.holds.write.count == 1);
+  CHECK(r.holds.write.max_ns == us(10));
+  CHECK(r.holds.read.count == 1);
+  CHECK(r.holds.read.max_ns == us(20));
+  CHECK(alloc_count(r, "page", "write") == 1);
+  CHECK(alloc_count(r, "page", "read") == 2);
+  CHECK(r.waits.read.count == 0);  // a downgrade is not an acquisition that waited
+  CHECK(r.drops.unmatched == 0);
+}
+
+TEST_CASE("a failed trylock is neither a hold nor a wait, and nothing after it is under the lock") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      start(us(1), 100, kMmA, false),
+      acquired(us(1), 100, kMmA, false, /*success=*/false),
+      page_alloc(us(2), 100, 0, kGfpKernel),
+      start(us(3), 100, kMmA, true),
+      acquired(us(4), 100, kMmA, true, false),
+  };
+  Report r = analyze(ctx, s);
+  CHECK(r.trylock_failures_read == 1);
+  CHECK(r.trylock_failures_write == 1);
+  CHECK(r.holds.read.count + r.holds.write.count == 0);
+  CHECK(r.waits.read.count + r.waits.write.count == 0);
+  CHECK(r.allocations.empty());
+  CHECK(r.drops.unmatched == 0);
+}
+
+TEST_CASE("a task that exits while holding: the hold is counted as unmatched, not as a hold") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      start(us(1), 100, kMmA, true),
+      acquired(us(2), 100, kMmA, true),
+      ev(HS_EV_TASK_EXIT, us(50), 100),
+      page_alloc(us(60), 100, 0, kGfpKernel),  // the tid is gone: nothing is held
+      start(us(70), 200, kMmA, true),          // a later waiter must not see the dead task as holder
+      acquired(us(75), 200, kMmA, true),
+      released(us(80), 200, kMmA, true),
+  };
+  Report r = analyze(ctx, s);
+  CHECK(r.drops.unmatched == 1);
+  CHECK(r.holds.write.count == 1);  // only the victim's own hold
+  CHECK(r.holds.write.max_ns == us(5));
+  CHECK(r.allocations.empty());
+  REQUIRE(r.longest_waits.size() == 2);
+  auto victim = std::find_if(r.longest_waits.begin(), r.longest_waits.end(), [](const WaitRecord& w) { return w.task.tid == 200; });
+  REQUIRE(victim != r.longest_waits.end());
+  CHECK(victim->holders.empty());
+}
+
+TEST_CASE("a wait names the task that held the lock meanwhile") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      start(us(0), 100, kMmA, true),    acquired(us(1), 100, kMmA, true),
+      start(us(10), 200, kMmA, false),  // victim wants read while worker holds write
+      released(us(500), 100, kMmA, true),
+      acquired(us(501), 200, kMmA, false), released(us(510), 200, kMmA, false),
+  };
+  Report r = analyze(ctx, s);
+  REQUIRE(r.longest_waits.size() == 2);
+  const auto& w = r.longest_waits[0];
+  CHECK(w.task.tid == 200);
+  CHECK(w.task.comm == "victim");
+  CHECK(w.duration_ns == us(491));
+  REQUIRE(w.holders.size() == 1);
+  CHECK(w.holders[0].tid == 100);
+  CHECK(w.holders[0].write);
+  CHECK(r.waits.read.max_ns == us(491));
+  CHECK(r.longest_holds[0].duration_ns == us(499));
+}
+
+TEST_CASE("events out of timestamp order across CPUs give the same report as ordered ones") {
+  auto ctx = context();
+  std::vector<hs_event> s;
+  uint64_t t = 0;
+  for (int i = 0; i < 200; i++) {
+    uint32_t tid = i % 2 ? 100 : 200;
+    uint64_t mm = i % 2 ? kMmA : kMmB;
+    s.push_back(start(t += 3, tid, mm, i % 3 == 0));
+    s.push_back(acquired(t += 1, tid, mm, i % 3 == 0));
+    s.push_back(page_alloc(t += 2, tid, 0, kGfpKernel));
+    s.push_back(released(t += 5 + (i % 7), tid, mm, i % 3 == 0));
+    for (auto& e : s) e.cpu = e.pid == 100 ? 0 : 1;
+  }
+  Report ordered = analyze(ctx, s);
+  // Shuffle within blocks of 8 events: a CPU's events reach the ring buffer late, never by more than the window.
+  std::mt19937 rng(42);
+  auto shuffled = s;
+  for (size_t i = 0; i + 8 <= shuffled.size(); i += 8) std::shuffle(shuffled.begin() + i, shuffled.begin() + i + 8, rng);
+  REQUIRE(shuffled != s);
+  Report r = analyze(ctx, shuffled);
+  CHECK(r.holds.read.count == ordered.holds.read.count);
+  CHECK(r.holds.write.count == ordered.holds.write.count);
+  CHECK(r.holds.write.total_ns == ordered.holds.write.total_ns);
+  CHECK(r.holds.read.p99_ns == ordered.holds.read.p99_ns);
+  CHECK(alloc_count(r, "page", "write") == alloc_count(ordered, "page", "write"));
+  CHECK(alloc_count(r, "page", "read") == 200 - alloc_count(r, "page", "write"));
+  CHECK(r.drops.unmatched == 0);
+  CHECK(r.drops.out_of_order == 0);
+
+  SECTION("beyond the reorder window, lateness is counted") {
+    AnalyzerOptions o;
+    o.reorder_window_ns = 0;
+    Report late = analyze(ctx, shuffled, o);
+    CHECK(late.drops.out_of_order > 0);
+  }
+}
+
+TEST_CASE("percentiles are exact nearest-rank values") {
+  auto ctx = context();
+  std::vector<hs_event> s;
+  for (uint64_t i = 1; i <= 100; i++) {
+    uint64_t t0 = i * us(1000);
+    s.push_back(start(t0, 100, kMmA, true));
+    s.push_back(acquired(t0, 100, kMmA, true));
+    s.push_back(released(t0 + us(i), 100, kMmA, true));
+  }
+  Report r = analyze(ctx, s);
+  CHECK(r.holds.write.count == 100);
+  CHECK(r.holds.write.p50_ns == us(50));
+  CHECK(r.holds.write.p90_ns == us(90));
+  CHECK(r.holds.write.p99_ns == us(99));
+  CHECK(r.holds.write.max_ns == us(100));
+}
+
+TEST_CASE("direct reclaim, compaction and LRU drains under the lock are sleeping work") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true),
+      ev(HS_EV_RECLAIM_BEGIN, us(10), 100), ev(HS_EV_RECLAIM_END, us(110), 100),
+      ev(HS_EV_COMPACT_BEGIN, us(120), 100), ev(HS_EV_COMPACT_END, us(150), 100),
+      // one lru_add_drain_all queues a work per other CPU within microseconds: one call, three works
+      ev(HS_EV_LRU_DRAIN, us(200), 100), ev(HS_EV_LRU_DRAIN, us(201), 100), ev(HS_EV_LRU_DRAIN, us(202), 100),
+      released(us(300), 100, kMmA, true),
+      ev(HS_EV_LRU_DRAIN, us(400), 100),   // after the release: a drain, but not under the lock
+      ev(HS_EV_RECLAIM_BEGIN, us(500), 100), ev(HS_EV_RECLAIM_END, us(600), 100),  // not under the lock
+  };
+  Report r = analyze(ctx, s);
+  REQUIRE(r.sleeping.size() == 3);
+  auto find = [&](const std::string& kind) {
+    return *std::find_if(r.sleeping.begin(), r.sleeping.end(), [&](const SleepGroup& g) { return g.kind == kind; });
+  };
+  CHECK(find("direct_reclaim").count == 1);
+  CHECK(find("direct_reclaim").total_ns == us(100));
+  CHECK(find("direct_reclaim").mode == "write");
+  CHECK(find("compaction").total_ns == us(30));
+  CHECK(find("lru_drain").count == 1);
+  CHECK(find("lru_drain").works == 3);
+  CHECK(r.lru_drains.calls_write == 1);
+  CHECK(r.lru_drains.calls_none == 1);
+  CHECK(r.lru_drains.works == 4);
+}
+
+TEST_CASE("a release whose acquire predates the trace is not a loss; a repeated one is") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      released(us(5), 100, kMmA, false),  // held since before the trace began
+      start(us(6), 100, kMmA, false), acquired(us(7), 100, kMmA, false), released(us(8), 100, kMmA, false),
+      released(us(9), 100, kMmA, false),  // a second release with no acquire: an event was lost
+  };
+  Report r = analyze(ctx, s);
+  CHECK(r.holds_open_at_start == 1);
+  CHECK(r.drops.unmatched == 1);
+  CHECK(r.holds.read.count == 1);
+}
+
+TEST_CASE("a slab allocation that failed is counted, with no bytes") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true),
+      slab_alloc(us(2), 100, kGfpNowait, /*failed=*/true), slab_alloc(us(3), 100, kGfpKernel),
+      released(us(4), 100, kMmA, true),
+  };
+  Report r = analyze(ctx, s);
+  REQUIRE(r.allocations.size() == 2);
+  uint64_t failed = 0, bytes = 0;
+  for (const auto& a : r.allocations) {
+    failed += a.failed;
+    bytes += a.bytes;
+  }
+  CHECK(failed == 1);
+  CHECK(bytes == 176);
+}

@@ -1,0 +1,84 @@
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
+#include <sstream>
+
+#include "analyzers/analyzer.h"
+#include "analyzers/recording.h"
+#include "synthetic.h"
+
+using namespace holdscope;
+using namespace holdscope::test;
+
+namespace {
+
+std::string make_recording(size_t n_events) {
+  auto ctx = context();
+  ctx.symbols = SymbolTable({{0xffffffff81000000ull, "do_mmap"}, {0xffffffff81001000ull, "vm_mmap_pgoff"}});
+  ctx.stacks[7] = {0xffffffff81000010ull, 0xffffffff81000020ull};
+  std::ostringstream out;
+  RecordingWriter w(out);
+  for (size_t i = 0; i < n_events; i++) {
+    w.add(start(us(10 * i), 100, kMmA, true));
+    auto a = acquired(us(10 * i + 1), 100, kMmA, true);
+    a.stack_id = 7;
+    w.add(a);
+    w.add(released(us(10 * i + 5), 100, kMmA, true));
+  }
+  w.finish(ctx);
+  return out.str();
+}
+
+Report report_of(const std::string& bytes) {
+  std::istringstream in(bytes);
+  RecordingReader r(in);
+  Analyzer a(r.context());
+  r.for_each_event([&](const hs_event& e) { a.feed(e); });
+  return a.finish();
+}
+
+}  // namespace
+
+TEST_CASE("a recording round-trips: context, stacks, symbols and every event") {
+  std::string bytes = make_recording(5000);  // more than one event chunk
+  std::istringstream in(bytes);
+  RecordingReader r(in);
+  CHECK(r.event_count() == 15000);
+  CHECK(r.context().kernel == "6.18.0-test");
+  CHECK(r.context().gfp.value_of("GFP_KERNEL") == 0xcc0);
+  CHECK(r.context().caches.at(kVmaCache).name == "vm_area_struct");
+  CHECK(r.context().comms.at(100).comm == "worker");
+  Report rep = report_of(bytes);
+  CHECK(rep.holds.write.count == 5000);
+  CHECK(rep.holds.write.max_ns == us(4));
+  REQUIRE_FALSE(rep.longest_holds.empty());
+  REQUIRE(rep.longest_holds[0].stack.size() == 2);
+  CHECK(rep.longest_holds[0].stack[0] == "do_mmap+0x10");
+}
+
+TEST_CASE("a truncated recording is refused at every cut point") {
+  std::string bytes = make_recording(50);
+  for (size_t cut : {size_t(0), size_t(4), size_t(23), size_t(40), bytes.size() / 2, bytes.size() - 5, bytes.size() - 1}) {
+    INFO("cut at " << cut);
+    CHECK_THROWS_AS(report_of(bytes.substr(0, cut)), RecordingError);
+  }
+}
+
+TEST_CASE("a corrupted recording is refused, never reported") {
+  std::string bytes = make_recording(50);
+  SECTION("bad magic") {
+    bytes[0] = 'X';
+    CHECK_THROWS_WITH(report_of(bytes), Catch::Matchers::ContainsSubstring("not a holdscope recording"));
+  }
+  SECTION("another format version") {
+    bytes[8] = 99;
+    CHECK_THROWS_WITH(report_of(bytes), Catch::Matchers::ContainsSubstring("unsupported recording version"));
+  }
+  SECTION("a flipped bit in an event") {
+    bytes[24 + 16 + 100] ^= 0x10;
+    CHECK_THROWS_WITH(report_of(bytes), Catch::Matchers::ContainsSubstring("checksum"));
+  }
+  SECTION("a flipped bit in the metadata") {
+    bytes[bytes.size() - 60] ^= 0x01;
+    CHECK_THROWS_AS(report_of(bytes), RecordingError);
+  }
+}
