@@ -145,7 +145,8 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   out << "\n";
 
   out << "longest holds\n";
-  for (const auto& h : r.longest_holds) {
+  for (size_t i = 0; i < r.longest_holds.size() && i < top; i++) {
+    const auto& h = r.longest_holds[i];
     out << fmt::format("  {:>10} {:<5} {}[{}] tgid {} mm 0x{:x} at +{}\n", dur(h.duration_ns),
                        h.task.write ? "write" : "read", h.task.comm, h.task.tid, h.task.tgid, h.mm, dur(h.start_ns));
     stack_lines(out, h.stack, 6, "        ");
@@ -153,7 +154,8 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   out << "\n";
 
   out << "longest waits, with the tasks holding the lock meanwhile\n";
-  for (const auto& w : r.longest_waits) {
+  for (size_t i = 0; i < r.longest_waits.size() && i < top; i++) {
+    const auto& w = r.longest_waits[i];
     out << fmt::format("  {:>10} {:<5} {}[{}] mm 0x{:x} at +{}; held by:", dur(w.duration_ns),
                        w.task.write ? "write" : "read", w.task.comm, w.task.tid, w.mm, dur(w.start_ns));
     if (w.holders.empty()) out << " (nobody seen)";

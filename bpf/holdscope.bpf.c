@@ -483,11 +483,12 @@ int hs_fork(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* The name a task is reported by is its name after exec, not the forking tracer's. */
-SEC("tp/sched/sched_process_exec")
-int hs_exec(void *ctx)
+/* A task is reported by its latest name (after exec or prctl(PR_SET_NAME)), not the one it had at its first
+ * acquisition: forget the cached name, and the next acquisition caches the new one. */
+SEC("tp/task/task_rename")
+int hs_rename(struct trace_event_raw_task_rename *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ctx->pid;
 	bpf_map_delete_elem(&comms, &tid);
 	return 0;
 }

@@ -56,15 +56,23 @@ constexpr ProgSpec kPrograms[] = {
     {"hs_queue_work", "workqueue", "workqueue_queue_work", "tracepoint", false},
     {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true},
     {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
-    {"hs_exec", "sched", "sched_process_exec", "tracepoint", false},
+    {"hs_rename", "task", "task_rename", "tracepoint", false},
 };
 
 }  // namespace
 
+// One line: errors are printed as a single line, libbpf's own lines joined.
 std::string libbpf_last_messages() {
   std::string out;
-  for (const auto& l : g_libbpf_log) out += l;
-  return out;
+  for (auto l : g_libbpf_log) {
+    while (!l.empty() && (l.back() == '\n' || l.back() == ' ')) l.pop_back();
+    for (auto& c : l)
+      if (c == '\n') c = ' ';
+    if (l.empty()) continue;
+    if (!out.empty()) out += " | ";
+    out += l;
+  }
+  return out.empty() ? "no message from libbpf" : out;
 }
 
 void Tracer::SkelDeleter::operator()(holdscope_bpf* s) const { holdscope_bpf__destroy(s); }

@@ -1,0 +1,69 @@
+/*
+ * Known-answer program for wait attribution. Thread "ka-holder" flips the protection of a large populated region:
+ * mprotect() holds mmap_lock for write while change_protection() walks every PTE. Thread "ka-waiter" meanwhile
+ * mmap()s and munmap()s one page in a loop, each needing the write lock, so its waits must name ka-holder (write)
+ * as the task holding the lock.
+ * Usage: ka_contend [MiB] [flips]
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+static char *region;
+static size_t region_len;
+static long flips;
+static atomic_int done;
+
+static void *holder(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "ka-holder");
+	for (long i = 0; i < flips; i++) {
+		if (mprotect(region, region_len, (i % 2) ? PROT_READ | PROT_WRITE : PROT_READ)) {
+			perror("mprotect");
+			exit(1);
+		}
+	}
+	atomic_store(&done, 1);
+	return NULL;
+}
+
+static void *waiter(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "ka-waiter");
+	while (!atomic_load(&done)) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			exit(1);
+		}
+		munmap(p, 4096);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
+	flips = argc > 2 ? atol(argv[2]) : 40;
+	region_len = mib << 20;
+	region = mmap(NULL, region_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (region == MAP_FAILED) {
+		perror("mmap region");
+		return 1;
+	}
+	madvise(region, region_len, MADV_NOHUGEPAGE); /* 4K PTEs: a long, predictable walk */
+	memset(region, 1, region_len);
+	pthread_t h, w;
+	pthread_create(&w, NULL, waiter, NULL);
+	pthread_create(&h, NULL, holder, NULL);
+	pthread_join(h, NULL);
+	pthread_join(w, NULL);
+	return 0;
+}

@@ -1,0 +1,262 @@
+// Live tests: real BPF on the running kernel, through the holdscope binary exactly as a user runs it.
+// Each test says why it skips when the machine lacks what it needs (root, BTF, the mmap_lock tracepoints).
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch_test_macros.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int status;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string tmp(const std::string& name) { return "/tmp/holdscope-live-" + std::to_string(getpid()) + "-" + name; }
+
+Run run(const std::string& cmd) {
+  std::string o = tmp("stdout"), e = tmp("stderr");
+  int st = system(("{ " + cmd + "; } >" + o + " 2>" + e).c_str());
+  Run r{WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(o), slurp(e)};
+  unlink(o.c_str());
+  unlink(e.c_str());
+  return r;
+}
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+// Why this machine cannot run live BPF tests, or empty when it can.
+std::string live_skip_reason() {
+  if (geteuid() != 0) return "live BPF tests need root (CI runs them as root)";
+  if (!exists("/sys/kernel/btf/vmlinux")) return "kernel BTF (/sys/kernel/btf/vmlinux) is missing";
+  if (!exists("/sys/kernel/tracing/events") && system("mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null") != 0)
+    return "tracefs is not available";
+  if (!exists("/sys/kernel/tracing/events/mmap_lock/mmap_lock_start_locking"))
+    return "the kernel has no mmap_lock tracepoints";
+  return "";
+}
+
+#define REQUIRE_LIVE()                              \
+  do {                                              \
+    std::string why_ = live_skip_reason();          \
+    if (!why_.empty()) SKIP(why_);                  \
+  } while (0)
+
+const std::string kHoldscope = HOLDSCOPE_BIN;
+const std::string kVmas = KA_VMAS_BIN;
+const std::string kContend = KA_CONTEND_BIN;
+
+json record_json(const std::string& cmd_and_args, const std::string& tag) {
+  std::string j = tmp(tag + ".json"), r = tmp(tag + ".hsr");
+  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " -- " + cmd_and_args);
+  INFO(res.err);
+  REQUIRE(res.status == 0);
+  json out = json::parse(slurp(j));
+  unlink(j.c_str());
+  unlink(r.c_str());
+  return out;
+}
+
+uint64_t allocs(const json& j, const std::string& kind, const std::string& mode, const std::string& cache) {
+  uint64_t n = 0;
+  for (const auto& a : j["allocations_under_lock"])
+    if (a["kind"] == kind && a["mode"] == mode && (cache.empty() || a.value("cache", "") == cache))
+      n += a["count"].get<uint64_t>();
+  return n;
+}
+
+void require_no_drops(const json& j) {
+  INFO(j["drops"].dump());
+  CHECK(j["drops"]["ringbuf"] == 0);
+  CHECK(j["drops"]["map_full"] == 0);
+  CHECK(j["drops"]["stack"] == 0);
+  CHECK(j["drops"]["unmatched"] == 0);
+}
+
+// |actual - expected| within fraction of expected.
+bool near(int64_t actual, int64_t expected, double fraction) {
+  return std::llabs(actual - expected) <= static_cast<int64_t>(expected * fraction);
+}
+
+}  // namespace
+
+TEST_CASE("known answer: each new VMA costs one vm_area_struct under write, one anon_vma and chain under read") {
+  REQUIRE_LIVE();
+  // Two runs differing only in N: everything else the process does (exec, libc start-up, exit) cancels out.
+  const int64_t n1 = 300, n2 = 2300, dn = n2 - n1;
+  json a = record_json(kVmas + " " + std::to_string(n1), "vmas1");
+  json b = record_json(kVmas + " " + std::to_string(n2), "vmas2");
+  auto d = [&](const std::string& kind, const std::string& mode, const std::string& cache) {
+    return static_cast<int64_t>(allocs(b, kind, mode, cache)) - static_cast<int64_t>(allocs(a, kind, mode, cache));
+  };
+  INFO("run A: " << a["allocations_under_lock"].size() << " groups; run B: " << b["allocations_under_lock"].size());
+  // mmap: vm_area_alloc() under the write lock, exactly once per VMA.
+  CHECK(near(d("slab", "write", "vm_area_struct"), dn, 0.02));
+  CHECK(std::llabs(d("slab", "read", "vm_area_struct")) <= 5);
+  // First touch: __anon_vma_prepare() under the read lock: one anon_vma and one anon_vma_chain per VMA.
+  CHECK(near(d("slab", "read", "anon_vma"), dn, 0.02));
+  CHECK(near(d("slab", "read", "anon_vma_chain"), dn, 0.02));
+  CHECK(std::llabs(d("slab", "write", "anon_vma")) <= 5);
+  // Every allocation of the mmap path may sleep (GFP_KERNEL).
+  for (const auto& g : b["allocations_under_lock"])
+    if (g.value("cache", "") == "vm_area_struct") CHECK(g["may_sleep"] == true);
+  // Locks: mmap takes write; munmap takes write and downgrades to read; the first fault takes read.
+  auto hd = [&](const char* what, const char* mode) {
+    return b[what][mode]["count"].get<int64_t>() - a[what][mode]["count"].get<int64_t>();
+  };
+  CHECK(near(hd("holds", "write"), 2 * dn, 0.02));
+  CHECK(near(hd("holds", "read"), 2 * dn, 0.02));
+  CHECK(near(b["downgrades"].get<int64_t>() - a["downgrades"].get<int64_t>(), dn, 0.02));
+  CHECK(near(hd("waits", "write"), 2 * dn, 0.02));
+  require_no_drops(a);
+  require_no_drops(b);
+  REQUIRE(b["processes"].size() >= 1);
+  CHECK(b["processes"][0]["comm"] == "ka_vmas");
+  CHECK(b["scope"] == "command");
+}
+
+TEST_CASE("a wait behind mprotect's write hold names the holder, and the hold's stack is mprotect's") {
+  REQUIRE_LIVE();
+  json j = record_json(kContend + " 128 20", "contend");
+  bool waited_behind_holder = false;
+  for (const auto& w : j["longest_waits"]) {
+    if (w["task"]["comm"] != "ka-waiter") continue;
+    for (const auto& h : w["holders"])
+      if (h["comm"] == "ka-holder" && h["mode"] == "write") waited_behind_holder = true;
+  }
+  INFO(j["longest_waits"].dump(1));
+  CHECK(waited_behind_holder);
+  bool mprotect_hold = false;
+  for (const auto& h : j["longest_holds"]) {
+    if (h["task"]["comm"] != "ka-holder" || h["mode"] != "write") continue;
+    for (const auto& f : h["stack"])
+      if (f.get<std::string>().rfind("do_mprotect_pkey", 0) == 0) mprotect_hold = true;
+  }
+  CHECK(mprotect_hold);
+  CHECK(j["waits"]["write"]["max_ns"].get<uint64_t>() > 100'000);  // a 128 MiB PTE walk takes far more than 100 us
+  require_no_drops(j);
+}
+
+TEST_CASE("the main job traces the whole system and prints every report section") {
+  REQUIRE_LIVE();
+  std::string j = tmp("live.json");
+  // A load that certainly takes mmap_lock while the system is traced.
+  Run r = run("( sleep 0.5; " + kVmas + " 500 ) & " + kHoldscope + " --duration 2 --json " + j + "; wait");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  for (const char* section : {"mmap_lock holds", "mmap_lock waits", "holds per process", "longest holds",
+                              "longest waits", "allocations under mmap_lock", "sleeping work under mmap_lock", "drops:"})
+    CHECK(r.out.find(section) != std::string::npos);
+  json rep = json::parse(slurp(j));
+  unlink(j.c_str());
+  CHECK(rep["scope"] == "system");
+  CHECK(rep["holds"]["write"]["count"].get<uint64_t>() >= 1000);
+  bool saw = false;
+  for (const auto& p : rep["processes"]) saw |= p["comm"] == "ka_vmas";
+  CHECK(saw);
+  CHECK(allocs(rep, "slab", "write", "vm_area_struct") >= 500);
+  for (const char* k : {"kernel", "duration_ns", "holds", "waits", "allocations_under_lock", "sleeping_under_lock", "drops"})
+    CHECK(rep.contains(k));
+  CHECK(rep["drops"]["ringbuf"] == 0);
+}
+
+TEST_CASE("record then report gives the same report as record --json, and Ctrl-C ends a run cleanly") {
+  REQUIRE_LIVE();
+  std::string rec = tmp("sigint.hsr"), j1 = tmp("sigint1.json"), j2 = tmp("sigint2.json");
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl(kHoldscope.c_str(), "holdscope", "record", "-q", "-o", rec.c_str(), "--json", j1.c_str(), "--duration",
+          "60", nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  Run load = run(kVmas + " 200");
+  REQUIRE(load.status == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK(took < std::chrono::seconds(10));
+  // No holdscope program stays attached after it exits.
+  Run progs = run("bpftool prog show");
+  CHECK(progs.out.find("hs_lock_acquired") == std::string::npos);
+
+  Run rep = run(kHoldscope + " report " + rec + " --json " + j2);
+  REQUIRE(rep.status == 0);
+  json a = json::parse(slurp(j1)), b = json::parse(slurp(j2));
+  CHECK(a == b);
+  CHECK(a["holds"]["write"]["count"].get<uint64_t>() >= 200);
+  CHECK(a["duration_ns"].get<uint64_t>() >= 1'000'000'000ull);
+  for (const auto& p : {rec, j1, j2}) unlink(p.c_str());
+}
+
+TEST_CASE("bad input and missing capabilities: one clear line and a non-zero exit") {
+  REQUIRE_LIVE();  // needs a real recording to corrupt, and root to drop privileges from
+  auto one_line_error = [](const Run& r, const std::string& needle) {
+    INFO("stderr: " << r.err);
+    CHECK(r.status != 0);
+    CHECK(r.err.rfind("holdscope: ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.find(needle) != std::string::npos);
+  };
+  std::string rec = tmp("bad.hsr");
+  REQUIRE(run(kHoldscope + " record -q -o " + rec + " -- " + kVmas + " 10").status == 0);
+  std::string good = slurp(rec);
+
+  SECTION("not root") {
+    one_line_error(run("setpriv --reuid=65534 --regid=65534 --clear-groups " + kHoldscope + " record -o /tmp/x.hsr -- true"),
+                   "must run as root");
+  }
+  SECTION("no tracefs") {
+    one_line_error(run("HOLDSCOPE_TRACEFS=/nonexistent " + kHoldscope + " record -q -o " + rec + " -- true"),
+                   "no tracefs");
+  }
+  SECTION("no BTF") {
+    one_line_error(run("HOLDSCOPE_BTF=/nonexistent/vmlinux " + kHoldscope + " record -q -o " + rec + " -- true"),
+                   "kernel BTF not found");
+  }
+  SECTION("a truncated recording") {
+    std::ofstream(rec, std::ios::binary | std::ios::trunc) << good.substr(0, good.size() * 2 / 3);
+    one_line_error(run(kHoldscope + " report " + rec), "truncated");
+  }
+  SECTION("a corrupted recording") {
+    std::string bad = good;
+    bad[200] ^= 0x40;
+    std::ofstream(rec, std::ios::binary | std::ios::trunc) << bad;
+    one_line_error(run(kHoldscope + " report " + rec), "corrupt");
+  }
+  SECTION("not a recording") {
+    std::ofstream(rec, std::ios::binary | std::ios::trunc) << "hello\n";
+    one_line_error(run(kHoldscope + " report " + rec), "not a holdscope recording");
+  }
+  SECTION("a command that cannot run") {
+    one_line_error(run(kHoldscope + " record -q -o " + rec + " -- /nonexistent/cmd"), "cannot run /nonexistent/cmd");
+  }
+  unlink(rec.c_str());
+}
