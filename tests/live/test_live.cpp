@@ -276,7 +276,7 @@ TEST_CASE("sleeping work: memcg reclaim under the read lock while MAP_POPULATE f
     if (a["kind"] != "page" || a["mode"] != "read" || a["order"] != 0 || a["may_sleep"] != true) continue;
     bool anon = false, populate = false;
     for (const auto& f : a["stack"]) {
-      anon |= f.get<std::string>().rfind("do_anonymous_page", 0) == 0;
+      anon |= f.get<std::string>().rfind("vma_alloc_folio", 0) == 0;  // the user page, not its page table
       populate |= f.get<std::string>().rfind("__mm_populate", 0) == 0;
     }
     if (anon && populate) populate_pages += a["count"].get<uint64_t>();
