@@ -133,6 +133,14 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   require_root();
   std::ofstream out(ro.output, std::ios::binary | std::ios::trunc);
   if (!out) throw ToolError("cannot create " + ro.output + ": " + strerror(errno));
+  // A recording that did not finish is removed rather than left for report to refuse later.
+  struct RemoveUnlessDone {
+    const std::string& path;
+    bool done = false;
+    ~RemoveUnlessDone() {
+      if (!done) unlink(path.c_str());
+    }
+  } partial{ro.output};
 
   std::string tracefs = tracefs_root();
   SymbolTable kallsyms = read_kallsyms();
@@ -197,6 +205,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   writer.finish(ctx);
   out.close();
   if (!out) throw ToolError("cannot write " + ro.output + ": " + strerror(errno));
+  partial.done = true;
 
   if (!ro.quiet) {
     const auto& c = ctx.counters;
