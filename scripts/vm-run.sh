@@ -1,22 +1,39 @@
 #!/usr/bin/env bash
-# Boots a kernel under QEMU with an initramfs holding the static holdscope build and the test fixtures, runs a shell
-# script inside, and prints the guest's console. Files the script writes to /out are printed between markers.
-# Usage: scripts/vm-run.sh VMLINUZ GUEST_SCRIPT [timeout_s]
-# Prototype of the VM runner; see the project's issues for `holdscope vm`.
+# Boots a kernel under QEMU with a busybox initramfs holding the static build (build-static/: holdscope, the test
+# fixtures, live_tests, at the same absolute paths as on the host), runs CMD inside, prints the guest console, and
+# exits with CMD's status. A panic, a hang past the timeout, or a guest that never reports gives exit 3 (or 124 for
+# the timeout) and the last console lines. Files CMD writes to /out are printed between markers.
+# Usage: scripts/vm-run.sh [--timeout S] [--numa N] [--mem MiB] KERNEL(vmlinuz) -- CMD [ARGS...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-kernel=$1
-script=$2
-timeout_s=${3:-300}
+here=$(cd "$(dirname "$0")/.." && pwd)
+timeout_s=600 numa=2 mem=2048
+while [ $# -gt 0 ]; do
+  case $1 in
+    --timeout) timeout_s=$2; shift 2 ;;
+    --numa) numa=$2; shift 2 ;;
+    --mem) mem=$2; shift 2 ;;
+    --) shift; break ;;
+    *) kernel=$1; shift ;;
+  esac
+done
+[ -n "${kernel:-}" ] && [ $# -gt 0 ] || { echo "usage: vm-run.sh [--timeout S] [--numa N] [--mem MiB] KERNEL -- CMD..." >&2; exit 2; }
+[ -r "$kernel" ] || { echo "vm-run: no kernel image at $kernel" >&2; exit 2; }
+static=$here/build-static
+[ -x "$static/holdscope" ] || { echo "vm-run: no static build at $static (cmake -B build-static -DHOLDSCOPE_STATIC=ON)" >&2; exit 2; }
+command -v qemu-system-x86_64 >/dev/null || { echo "vm-run: qemu-system-x86_64 is not installed" >&2; exit 2; }
+
 work=$(mktemp -d /tmp/holdscope-vm-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-
 root=$work/root
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,out,var/tmp}
 cp /bin/busybox "$root/bin/busybox"
-cp build-static/holdscope "$root/bin/holdscope"
-for f in build-static/tests/ka_*; do [ -x "$f" ] && cp "$f" "$root/bin/"; done
-cp "$script" "$root/run.sh"
+for f in "$static/holdscope" "$static"/tests/ka_* "$static/tests/live_tests"; do
+  [ -x "$f" ] || continue
+  mkdir -p "$root/$(dirname "$f")"
+  cp "$f" "$root/$f"
+  ln -sf "$f" "$root/bin/$(basename "$f")"
+done
+printf '%q ' "$@" > "$root/cmd.sh"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -25,9 +42,10 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 mount -t tracefs nodev /sys/kernel/tracing
-mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
-echo "HOLDSCOPE-GUEST: kernel $(uname -r), $(nproc) cpus"
-sh /run.sh
+mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
+echo "HOLDSCOPE-GUEST: kernel $(uname -r), $(nproc) cpus, $(ls -d /sys/devices/system/node/node* | wc -l) numa nodes"
+cd /tmp
+sh /cmd.sh
 rc=$?
 for f in /out/*; do
   [ -f "$f" ] || continue
@@ -41,7 +59,27 @@ INIT
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
 
-accel="tcg"
-timeout "$timeout_s" qemu-system-x86_64 -accel "$accel" -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
-  -smp 2 -m 2G -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
-  -append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null
+numa_args=()
+per=$((mem / numa))
+for ((n = 0; n < numa; n++)); do
+  numa_args+=(-object "memory-backend-ram,size=${per}M,id=m$n" -numa "node,nodeid=$n,memdev=m$n,cpus=$((n % 2))")
+done
+[ "$numa" -le 2 ] || numa_args=()  # more nodes than CPUs: let QEMU spread them
+log=$work/console.log
+set +e
+# TCG: nested KVM on these hosts stops with emulation failures (see KERNEL-NOTES); -cpu max crashed 6.12 once.
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
+  -smp 2 -m "${mem}M" "${numa_args[@]}" -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=${HOLDSCOPE_VM_LOGLEVEL:-3}" </dev/null 2>&1 | tee "$log"
+qemu_rc=${PIPESTATUS[0]}
+set -e
+rc=$(sed -n 's/^HOLDSCOPE-GUEST-EXIT \([0-9]*\).*/\1/p' "$log" | tail -n1)
+if [ -n "$rc" ]; then exit "$rc"; fi
+if [ "$qemu_rc" = 124 ]; then
+  echo "vm-run: the guest did not finish within ${timeout_s}s; its last console lines:" >&2
+else
+  echo "vm-run: the guest stopped without reporting (panic or crash, qemu exit $qemu_rc); its last console lines:" >&2
+fi
+tail -n 20 "$log" | sed 's/^/  | /' >&2
+[ "$qemu_rc" = 124 ] && exit 124
+exit 3
