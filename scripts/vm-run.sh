@@ -68,7 +68,9 @@ done
 log=$work/console.log
 set +e
 # TCG: nested KVM on these hosts stops with emulation failures (see KERNEL-NOTES); -cpu max crashed 6.12 once.
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
+# Single-threaded TCG: with one host thread per vCPU, the int3-based live patching that (un)registers tracepoints
+# (text_poke_bp) left both vCPUs spinning at the patched site of __mmap_lock_do_trace_acquire_returned on 6.1.
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=single -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
   -smp 2 -m "${mem}M" "${numa_args[@]}" -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=${HOLDSCOPE_VM_LOGLEVEL:-3}" </dev/null 2>&1 | tee "$log"
 qemu_rc=${PIPESTATUS[0]}

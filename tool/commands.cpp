@@ -142,6 +142,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
     }
   } partial{ro.output};
 
+  install_signal_handlers();  // before the slow part: a Ctrl-C while loading still ends with a valid recording
   std::string tracefs = tracefs_root();
   SymbolTable kallsyms = read_kallsyms();
   TraceContext ctx;
@@ -175,7 +176,6 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
     child.emplace(ro.command);
     tracer.add_target(child->pid());
   }
-  install_signal_handlers();
   RecordingWriter writer(out);
   tracer.start([&](const hs_event& e) { writer.add(e); });
   ctx.start_ns = monotonic_ns();

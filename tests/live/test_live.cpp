@@ -228,15 +228,21 @@ TEST_CASE("the main job traces the whole system and prints every report section"
 
 TEST_CASE("record then report gives the same report as record --json, and Ctrl-C ends a run cleanly") {
   REQUIRE_LIVE();
-  std::string rec = tmp("sigint.hsr"), j1 = tmp("sigint1.json"), j2 = tmp("sigint2.json");
+  std::string rec = tmp("sigint.hsr"), j1 = tmp("sigint1.json"), j2 = tmp("sigint2.json"), log = tmp("sigint.log");
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    execl(kHoldscope.c_str(), "holdscope", "record", "-q", "-o", rec.c_str(), "--json", j1.c_str(), "--duration",
-          "60", nullptr);
+    FILE* f = freopen(log.c_str(), "w", stderr);
+    (void)f;
+    execl(kHoldscope.c_str(), "holdscope", "record", "-o", rec.c_str(), "--json", j1.c_str(), "--duration", "120",
+          nullptr);
     _exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Wait until the probes are attached (slow in an emulated guest), then load the system and interrupt.
+  for (int i = 0; i < 600 && slurp(log).find("tracing the whole system") == std::string::npos; i++)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(slurp(log).find("tracing the whole system") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   Run load = run(kVmas + " 200");
   REQUIRE(load.status == 0);
   auto t0 = std::chrono::steady_clock::now();
@@ -256,7 +262,7 @@ TEST_CASE("record then report gives the same report as record --json, and Ctrl-C
   CHECK(a == b);
   CHECK(a["holds"]["write"]["count"].get<uint64_t>() >= 200);
   CHECK(a["duration_ns"].get<uint64_t>() >= 1'000'000'000ull);
-  for (const auto& p : {rec, j1, j2}) unlink(p.c_str());
+  for (const auto& p : {rec, j1, j2, log}) unlink(p.c_str());
 }
 
 TEST_CASE("bad input and missing capabilities: one clear line and a non-zero exit") {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the live BPF test suite inside a guest booted on one of the fetched Debian kernels (2 NUMA nodes).
+# Exit 77 (ctest: skipped) with the reason when the kernel, the static build or QEMU is missing.
+# Usage: scripts/vm-test.sh 6.1|6.12
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+series=$1
+kernel=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/$series/vmlinuz
+skip() { echo "SKIPPED: $*"; exit 77; }
+[ -r "$kernel" ] || skip "kernel $series is not fetched (scripts/fetch-kernels.sh $series)"
+[ -x "$here/build-static/tests/live_tests" ] || skip "no static build (scripts/build.sh builds build-static/)"
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+exec bash "$here/scripts/vm-run.sh" --timeout "${HOLDSCOPE_VM_TIMEOUT:-1500}" --numa 2 "$kernel" -- live_tests --reporter compact
