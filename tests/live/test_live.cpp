@@ -362,3 +362,26 @@ TEST_CASE("LRU drains from mbind, migrate_pages and move_pages are seen, and non
   for (const auto& s : j["sleeping_under_lock"]) CHECK(s["kind"] != "lru_drain");
   require_no_drops(j);
 }
+
+TEST_CASE("record -- CMD also traces other tasks locking CMD's mm, and nothing unrelated") {
+  REQUIRE_LIVE();
+  std::string j = tmp("bymm.json"), r = tmp("bymm.hsr");
+  // `cat /proc/PID/smaps_rollup` runs outside CMD's process tree but takes CMD's mmap_lock for read (maps itself is
+  // read under per-VMA locks since 6.17): in scope by mm.
+  // ka_vmas, run beside it on its own mm, is out of scope.
+  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " -- sleep 3 & hp=$!; " +
+                "for i in $(seq 100); do p=$(pgrep -n -x sleep) && break; sleep 0.05; done; sleep 0.5; " +
+                "for i in $(seq 20); do cat /proc/$p/smaps_rollup >/dev/null; done; " + kVmas + " 200; wait $hp");
+  INFO(res.err);
+  REQUIRE(res.status == 0);
+  json rep = json::parse(slurp(j));
+  unlink(j.c_str());
+  unlink(r.c_str());
+  uint64_t cat_reads = 0;
+  for (const auto& p : rep["processes"]) {
+    INFO(p["comm"]);
+    CHECK(p["comm"] != "ka_vmas");
+    if (p["comm"] == "cat") cat_reads += p["holds"]["read"]["count"].get<uint64_t>();
+  }
+  CHECK(cat_reads >= 20);
+}
