@@ -4,6 +4,7 @@
 
 #include "analyzers/recording.h"
 #include "tool/commands.h"
+#include "tool/doctor.h"
 #include "tool/system_info.h"
 
 using namespace holdscope;
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
   report->add_option("recording", report_path, "recording file (.hsr)")->required()->check(CLI::ExistingFile);
   report->add_option("--json", rep.json_path, "also write the report as JSON to this file");
   report->add_option("--top", rep.top, "rows per table")->capture_default_str();
+  std::string doctor_json;
+  auto* doctor = app.add_subcommand("doctor", "show the kernel, lockdown, BTF, each tracepoint and function holdscope "
+                                              "wants, and the mode (direct fentry or inferred) each attach point would use");
+  doctor->add_option("--json", doctor_json, "also write the diagnosis as JSON to this file");
   app.require_subcommand(0, 1);
 
   try {
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
   try {
     if (*record) return run_record(rec, rec_rep);
     if (*report) return run_report(report_path, rep);
+    if (*doctor) return run_doctor(doctor_json);
     return run_live(live, live_rep);
   } catch (const ToolError& e) {
     std::cerr << "holdscope: " << e.what() << "\n";

@@ -10,6 +10,7 @@
 #include <deque>
 
 #include "holdscope.skel.h"
+#include "tool/probes.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -30,34 +31,6 @@ int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
   }
   return 0;
 }
-
-struct ProgSpec {
-  const char* program;
-  const char* category;
-  const char* name;
-  const char* how;
-  bool required;
-};
-
-// mmap_lock events are the point of the tool; the others enrich the report and may be compiled out of a kernel.
-constexpr ProgSpec kPrograms[] = {
-    {"hs_lock_start", "mmap_lock", "mmap_lock_start_locking", "tracepoint", true},
-    {"hs_lock_acquired", "mmap_lock", "mmap_lock_acquire_returned", "tracepoint", true},
-    {"hs_lock_released", "mmap_lock", "mmap_lock_released", "tracepoint", true},
-    {"hs_page_alloc", "kmem", "mm_page_alloc", "tracepoint", false},
-    {"hs_slab_alloc", "kmem", "kmem_cache_alloc", "raw_tracepoint", false},
-    {"hs_kmalloc", "kmem", "kmalloc", "tracepoint", false},
-    {"hs_reclaim_begin", "vmscan", "mm_vmscan_direct_reclaim_begin", "tracepoint", false},
-    {"hs_reclaim_end", "vmscan", "mm_vmscan_direct_reclaim_end", "tracepoint", false},
-    {"hs_memcg_reclaim_begin", "vmscan", "mm_vmscan_memcg_reclaim_begin", "tracepoint", false},
-    {"hs_memcg_reclaim_end", "vmscan", "mm_vmscan_memcg_reclaim_end", "tracepoint", false},
-    {"hs_compact_begin", "compaction", "mm_compaction_begin", "tracepoint", false},
-    {"hs_compact_end", "compaction", "mm_compaction_end", "tracepoint", false},
-    {"hs_queue_work", "workqueue", "workqueue_queue_work", "tracepoint", false},
-    {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true},
-    {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
-    {"hs_rename", "task", "task_rename", "tracepoint", false},
-};
 
 }  // namespace
 
@@ -90,7 +63,7 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   skel_.reset(holdscope_bpf__open_opts(&oo));
   if (!skel_) throw ToolError("cannot open the BPF object: " + std::string(strerror(errno)));
 
-  for (const auto& p : kPrograms) {
+  for (const auto& p : kTracepoints) {
     ProbePlan pl{p.program, std::string(p.category) + ":" + p.name, p.how, p.required, false, {}};
     pl.available = tracepoint_exists(tracefs, p.category, p.name);
     if (!pl.available) {

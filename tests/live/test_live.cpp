@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <set>
 #include <thread>
 
 using nlohmann::json;
@@ -68,6 +69,7 @@ Run run_unprivileged(const std::vector<std::string>& args) {
   if (pid == 0) {
     FILE* f = freopen(e.c_str(), "w", stderr);
     (void)f;
+    dup2(fileno(stderr), fileno(stdout));
     if (setgroups(0, nullptr) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) _exit(126);
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -384,4 +386,36 @@ TEST_CASE("record -- CMD also traces other tasks locking CMD's mm, and nothing u
     if (p["comm"] == "cat") cat_reads += p["holds"]["read"]["count"].get<uint64_t>();
   }
   CHECK(cat_reads >= 20);
+}
+
+TEST_CASE("doctor: the diagnosis matches the probes, and it fails naming what is missing") {
+  REQUIRE_LIVE();
+  std::string j = tmp("doctor.json");
+  Run r = run(kHoldscope + " doctor --json " + j);
+  INFO(r.out << r.err);
+  CHECK(r.status == 0);
+  CHECK(r.out.find("holdscope can run here.") != std::string::npos);
+  json d = json::parse(slurp(j));
+  unlink(j.c_str());
+  CHECK(d["ok"] == true);
+  CHECK(d["btf"]["present"] == true);
+  for (const auto& t : d["tracepoints"])
+    if (t["required"] == true) CHECK(t["available"] == true);
+  std::set<std::string> names;
+  for (const auto& a : d["attach_points"]) {
+    names.insert(a["name"].get<std::string>());
+    bool any_fentry = false;
+    for (const auto& f : a["functions"]) {
+      any_fentry |= f["fentry"].get<bool>();
+      if (f["fentry"] == false) CHECK_FALSE(f["why"].get<std::string>().empty());  // every refusal says why
+    }
+    INFO(a.dump());
+    CHECK(a["mode"] == (any_fentry ? "direct" : "inferred"));
+  }
+  CHECK(names == std::set<std::string>{"lru_drain", "khugepaged", "anon_vma_clone", "alloc_slowpath"});
+
+  Run unpriv = run_unprivileged({kHoldscope, "doctor"});
+  INFO(unpriv.err);
+  CHECK(unpriv.status != 0);
+  CHECK(unpriv.err.find("cannot run here: missing root") != std::string::npos);
 }

@@ -1,0 +1,164 @@
+#include "tool/doctor.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "tool/fentry_probe.h"
+#include "tool/probes.h"
+#include "tool/system_info.h"
+
+namespace holdscope {
+
+namespace {
+
+std::string lockdown_state() {
+  const char* path = "/sys/kernel/security/lockdown";
+  if (access(path, R_OK) != 0) mount("securityfs", "/sys/kernel/security", "securityfs", 0, nullptr);
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return "unknown (no /sys/kernel/security/lockdown)";
+  auto a = line.find('['), b = line.find(']');
+  return a != std::string::npos && b != std::string::npos ? line.substr(a + 1, b - a - 1) : line;
+}
+
+// The kallsyms name of a function: exact, or the compiler's clone (foo.constprop.0, foo.isra.0, ...).
+std::string kallsyms_name(const SymbolTable& syms, const std::string& fn) {
+  std::string clone;
+  for (const auto& s : syms.symbols()) {
+    if (s.name == fn) return fn;
+    if (clone.empty() && s.name.size() > fn.size() && s.name.compare(0, fn.size(), fn) == 0 && s.name[fn.size()] == '.')
+      clone = s.name;
+  }
+  return clone;
+}
+
+void mute_libbpf() {
+  libbpf_set_print([](enum libbpf_print_level, const char*, va_list) { return 0; });
+}
+
+}  // namespace
+
+int run_doctor(const std::string& json_path) {
+  mute_libbpf();
+  nlohmann::json j;
+  std::vector<std::string> missing;
+  struct utsname u;
+  uname(&u);
+  j["kernel"] = u.release;
+  j["arch"] = u.machine;
+  bool root = geteuid() == 0;
+  j["root"] = root;
+  if (!root) missing.push_back("root (BPF needs CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)");
+  j["lockdown"] = lockdown_state();
+
+  std::string btf_path;
+  try {
+    btf_path = vmlinux_btf_path();
+  } catch (const ToolError& e) {
+    missing.push_back("kernel BTF");
+  }
+  j["btf"] = {{"path", btf_path}, {"present", !btf_path.empty()}};
+  struct btf* vmlinux = btf_path.empty() ? nullptr : btf__parse(btf_path.c_str(), nullptr);
+
+  std::string tracefs;
+  try {
+    tracefs = tracefs_root();
+  } catch (const ToolError& e) {
+    missing.push_back("tracefs");
+  }
+  j["tracefs"] = tracefs;
+
+  auto tp_available = [&](const std::string& cat, const std::string& name) {
+    return !tracefs.empty() && tracepoint_exists(tracefs, cat, name);
+  };
+  auto& tps = j["tracepoints"] = nlohmann::json::array();
+  for (const auto& t : kTracepoints) {
+    bool ok = tp_available(t.category, t.name);
+    tps.push_back({{"name", std::string(t.category) + ":" + t.name}, {"attach", t.how}, {"required", t.required},
+                   {"available", ok}});
+    if (!ok && t.required) missing.push_back(std::string("tracepoint ") + t.category + ":" + t.name);
+  }
+
+  SymbolTable syms;
+  try {
+    syms = read_kallsyms();
+  } catch (const ToolError&) {
+  }
+  auto& aps = j["attach_points"] = nlohmann::json::array();
+  for (const auto& ap : attach_points()) {
+    nlohmann::json a = {{"name", ap.name}};
+    auto& fns = a["functions"] = nlohmann::json::array();
+    std::string direct_via;
+    for (const auto& fn : ap.functions) {
+      FentryProbe p = root ? probe_fentry(vmlinux, fn, kallsyms_name(syms, fn)) : FentryProbe{fn, false, "", false, "needs root"};
+      if (root && p.in_btf == false && p.why.empty()) p.why = "not in this kernel";
+      fns.push_back({{"name", fn}, {"btf", p.in_btf}, {"symbol", p.symbol}, {"fentry", p.attachable}, {"why", p.why}});
+      if (p.attachable && direct_via.empty()) direct_via = fn;
+    }
+    bool inferred_ok = true;
+    auto& itp = a["inferred_tracepoints"] = nlohmann::json::array();
+    for (const auto& t : ap.tracepoints) {
+      auto colon = t.find(':');
+      bool ok = tp_available(t.substr(0, colon), t.substr(colon + 1));
+      inferred_ok &= ok;
+      itp.push_back({{"name", t}, {"available", ok}});
+    }
+    if (!direct_via.empty()) {
+      a["mode"] = "direct";
+      a["why"] = "fentry attaches to " + direct_via;
+    } else if (inferred_ok) {
+      a["mode"] = "inferred";
+      a["why"] = "fentry unavailable (" + fns[0]["why"].get<std::string>() + "); inferred from " + ap.inferred_from;
+    } else {
+      a["mode"] = "unavailable";
+      a["why"] = "neither fentry nor the tracepoints inference needs";
+    }
+    aps.push_back(std::move(a));
+  }
+  if (vmlinux) btf__free(vmlinux);
+  j["ok"] = missing.empty();
+  j["missing"] = missing;
+
+  std::cout << fmt::format("kernel      {} ({})\n", j["kernel"].get<std::string>(), j["arch"].get<std::string>());
+  std::cout << fmt::format("root        {}\n", root ? "yes" : "no");
+  std::cout << fmt::format("lockdown    {}\n", j["lockdown"].get<std::string>());
+  std::cout << fmt::format("BTF         {}\n", btf_path.empty() ? "missing" : btf_path);
+  std::cout << fmt::format("tracefs     {}\n\n", tracefs.empty() ? "missing" : tracefs);
+  std::cout << "tracepoints\n";
+  for (const auto& t : tps)
+    std::cout << fmt::format("  {:<3} {:<45} {}{}\n", t["available"].get<bool>() ? "ok" : "--", t["name"].get<std::string>(),
+                             t["attach"].get<std::string>(), t["required"].get<bool>() ? ", required" : "");
+  std::cout << "\nattach points\n";
+  for (const auto& a : aps) {
+    std::cout << fmt::format("  {:<15} mode {:<11} {}\n", a["name"].get<std::string>(), a["mode"].get<std::string>(),
+                             a["why"].get<std::string>());
+    for (const auto& f : a["functions"])
+      std::cout << fmt::format("      fentry {:<3} {:<26} {}\n", f["fentry"].get<bool>() ? "ok" : "--",
+                               f["name"].get<std::string>(),
+                               f["fentry"].get<bool>() ? f["symbol"].get<std::string>() : f["why"].get<std::string>());
+  }
+  std::cout << "\n";
+  if (missing.empty()) {
+    std::cout << "holdscope can run here.\n";
+  } else {
+    std::string m;
+    for (const auto& x : missing) m += (m.empty() ? "" : ", ") + x;
+    std::cout << "holdscope cannot run here: missing " << m << "\n";
+  }
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << j.dump(2) << "\n";
+    if (!out) throw ToolError("cannot write " + json_path);
+  }
+  return missing.empty() ? 0 : 1;
+}
+
+}  // namespace holdscope

@@ -1,0 +1,66 @@
+// What holdscope attaches to: the tracepoints of the core trace, and the kernel functions of the four attach points
+// that can be observed directly (fentry/fexit) where the kernel allows it, or inferred from tracepoints where not.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace holdscope {
+
+struct TracepointSpec {
+  const char* program;  // in holdscope.bpf.c
+  const char* category;
+  const char* name;
+  const char* how;  // "tracepoint" | "raw_tracepoint"
+  bool required;
+};
+
+// mmap_lock events are the point of the tool; the others enrich the report and may be compiled out of a kernel.
+inline constexpr TracepointSpec kTracepoints[] = {
+    {"hs_lock_start", "mmap_lock", "mmap_lock_start_locking", "tracepoint", true},
+    {"hs_lock_acquired", "mmap_lock", "mmap_lock_acquire_returned", "tracepoint", true},
+    {"hs_lock_released", "mmap_lock", "mmap_lock_released", "tracepoint", true},
+    {"hs_page_alloc", "kmem", "mm_page_alloc", "tracepoint", false},
+    {"hs_slab_alloc", "kmem", "kmem_cache_alloc", "raw_tracepoint", false},
+    {"hs_kmalloc", "kmem", "kmalloc", "tracepoint", false},
+    {"hs_reclaim_begin", "vmscan", "mm_vmscan_direct_reclaim_begin", "tracepoint", false},
+    {"hs_reclaim_end", "vmscan", "mm_vmscan_direct_reclaim_end", "tracepoint", false},
+    {"hs_memcg_reclaim_begin", "vmscan", "mm_vmscan_memcg_reclaim_begin", "tracepoint", false},
+    {"hs_memcg_reclaim_end", "vmscan", "mm_vmscan_memcg_reclaim_end", "tracepoint", false},
+    {"hs_compact_begin", "compaction", "mm_compaction_begin", "tracepoint", false},
+    {"hs_compact_end", "compaction", "mm_compaction_end", "tracepoint", false},
+    {"hs_queue_work", "workqueue", "workqueue_queue_work", "tracepoint", false},
+    {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true},
+    {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
+    {"hs_rename", "task", "task_rename", "tracepoint", false},
+};
+
+struct AttachPointSpec {
+  const char* name;
+  std::vector<std::string> functions;     // direct mode: fentry/fexit on any of these (first found wins per role)
+  std::vector<std::string> tracepoints;   // inferred mode needs these ("category:name")
+  const char* inferred_from;              // how inferred mode sees it, in words
+};
+
+inline const std::vector<AttachPointSpec>& attach_points() {
+  static const std::vector<AttachPointSpec> points = {
+      {"lru_drain",
+       {"lru_add_drain_all", "lru_cache_disable"},
+       {"workqueue:workqueue_queue_work"},
+       "workqueue_queue_work of lru_add_drain_per_cpu, attributed to the queuing task's mmap_lock state"},
+      {"khugepaged",
+       {"collapse_huge_page", "madvise_collapse", "hpage_collapse_scan_pmd", "khugepaged_scan_mm_slot"},
+       {"huge_memory:mm_collapse_huge_page", "huge_memory:mm_khugepaged_scan_pmd"},
+       "huge_memory collapse tracepoints plus the khugepaged thread's mmap_lock events on the target mm"},
+      {"anon_vma_clone",
+       {"anon_vma_clone", "anon_vma_fork"},
+       {"kmem:kmem_cache_alloc"},
+       "anon_vma_chain slab allocations whose call site lies in anon_vma_clone: gfp, and NULL for a failed NOWAIT try"},
+      {"alloc_slowpath",
+       {"__alloc_pages_slowpath"},
+       {"vmscan:mm_vmscan_direct_reclaim_begin", "compaction:mm_compaction_begin"},
+       "direct reclaim and compaction events, and the gfp of the allocation that follows"},
+  };
+  return points;
+}
+
+}  // namespace holdscope
