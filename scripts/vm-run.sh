@@ -25,6 +25,7 @@ command -v qemu-system-x86_64 >/dev/null || { echo "vm-run: qemu-system-x86_64 i
 work=$(mktemp -d /tmp/holdscope-vm-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
+# /tmp stays on the (writable) initramfs root: a tmpfs there would hide binaries of a checkout under /tmp.
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,out,var/tmp}
 cp /bin/busybox "$root/bin/busybox"
 for f in "$static/holdscope" "$static"/tests/ka_* "$static/tests/live_tests"; do
@@ -40,7 +41,6 @@ cat > "$root/init" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
 mount -t tracefs nodev /sys/kernel/tracing
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 echo "HOLDSCOPE-GUEST: kernel $(uname -r), $(nproc) cpus, $(ls -d /sys/devices/system/node/node* | wc -l) numa nodes"
