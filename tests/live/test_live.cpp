@@ -371,9 +371,13 @@ TEST_CASE("record -- CMD also traces other tasks locking CMD's mm, and nothing u
   // `cat /proc/PID/smaps_rollup` runs outside CMD's process tree but takes CMD's mmap_lock for read (maps itself is
   // read under per-VMA locks since 6.17): in scope by mm.
   // ka_vmas, run beside it on its own mm, is out of scope.
-  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " -- sleep 3 & hp=$!; " +
-                "for i in $(seq 100); do p=$(pgrep -n -x sleep) && break; sleep 0.05; done; sleep 0.5; " +
-                "for i in $(seq 20); do cat /proc/$p/smaps_rollup >/dev/null; done; " + kVmas + " 200; wait $hp");
+  std::string pidfile = tmp("bymm.pid");
+  unlink(pidfile.c_str());
+  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " -- sh -c 'echo $$ > " + pidfile +
+                "; exec sleep 3' & hp=$!; for i in $(seq 200); do [ -s " + pidfile + " ] && break; sleep 0.05; done; " +
+                "p=$(cat " + pidfile + "); sleep 0.5; for i in $(seq 20); do cat /proc/$p/smaps_rollup >/dev/null; done; " +
+                kVmas + " 200; wait $hp");
+  unlink(pidfile.c_str());
   INFO(res.err);
   REQUIRE(res.status == 0);
   json rep = json::parse(slurp(j));
