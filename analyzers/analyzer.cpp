@@ -47,6 +47,7 @@ struct TaskState {
   std::optional<Timed> compaction;
   uint64_t last_drain_ts = 0;
   int last_drain_mode = -1;
+  bool clone_retry_due = false;  // a NOWAIT anon_vma_chain try in anon_vma_clone failed: a GFP_KERNEL retry may follow
   bool holds_write() const {
     return std::any_of(holds.begin(), holds.end(), [](const Hold& h) { return h.write; });
   }
@@ -295,7 +296,39 @@ struct Analyzer::Impl {
     return it->second.holds_write() ? 2 : 1;
   }
 
+  bool is_clone_chain_alloc(const hs_event& e) const {
+    if (e.type != HS_EV_SLAB_ALLOC) return false;
+    auto c = ctx.caches.find(e.arg2);
+    if (c == ctx.caches.end() || c->second.name != "anon_vma_chain") return false;
+    const Symbol* s = ctx.symbols.find(e.arg3);
+    return s != nullptr && s->name == "anon_vma_clone";
+  }
+
+  void on_clone_alloc(const hs_event& e) {
+    auto& t = tasks[e.pid];
+    auto& ac = r.anon_vma_clone;
+    if (!ctx.gfp.may_sleep(e.arg)) {
+      ac.nowait_attempts++;
+      if (e.flag & 1) {
+        ac.nowait_failures++;
+        t.clone_retry_due = true;
+      }
+      return;
+    }
+    if (t.clone_retry_due) {
+      ac.gfp_kernel_retries++;
+      t.clone_retry_due = false;
+      return;
+    }
+    ac.may_sleep_under_lock++;
+    auto st = stack_of(e.stack_id);
+    if (ac.may_sleep_stacks.size() < 10 &&
+        std::find(ac.may_sleep_stacks.begin(), ac.may_sleep_stacks.end(), st) == ac.may_sleep_stacks.end())
+      ac.may_sleep_stacks.push_back(std::move(st));
+  }
+
   void on_alloc(const hs_event& e) {
+    if (is_clone_chain_alloc(e)) on_clone_alloc(e);
     int mode = mode_of(e.pid);
     if (mode == 0) return;  // the kernel's view said held, ours says not: ordering at a hold's edge; not under lock
     AllocKey k{0, mode == 2, 0, {}, e.arg, e.stack_id};

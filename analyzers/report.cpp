@@ -104,6 +104,13 @@ nlohmann::json report_to_json(const Report& r) {
   j["lru_drains"] = {{"calls", {{"none", r.lru_drains.calls_none}, {"read", r.lru_drains.calls_read},
                                 {"write", r.lru_drains.calls_write}}},
                      {"works", r.lru_drains.works}};
+  const auto& ac = r.anon_vma_clone;
+  j["anon_vma_clone"] = {{"mode", ac.mode},
+                         {"nowait_attempts", ac.nowait_attempts},
+                         {"nowait_failures", ac.nowait_failures},
+                         {"gfp_kernel_retries", ac.gfp_kernel_retries},
+                         {"may_sleep_under_anon_vma_lock", ac.may_sleep_under_lock},
+                         {"may_sleep_stacks", ac.may_sleep_stacks}};
   j["drops"] = {{"ringbuf", r.drops.ringbuf},           {"map_full", r.drops.map_full},
                 {"stack", r.drops.stack},               {"unmatched", r.drops.unmatched},
                 {"out_of_order", r.drops.out_of_order}, {"held_overflow", r.drops.held_overflow}};
@@ -184,6 +191,13 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   }
   out << fmt::format("  lru_add_drain calls: {} without mmap_lock, {} under read, {} under write ({} per-cpu works)\n\n",
                      r.lru_drains.calls_none, r.lru_drains.calls_read, r.lru_drains.calls_write, r.lru_drains.works);
+
+  const auto& ac = r.anon_vma_clone;
+  out << fmt::format("anon_vma_clone ({}): {} GFP_NOWAIT tries, {} failed, {} GFP_KERNEL retries after dropping the "
+                     "lock, {} may-sleep tries under the anon_vma lock\n",
+                     ac.mode, ac.nowait_attempts, ac.nowait_failures, ac.gfp_kernel_retries, ac.may_sleep_under_lock);
+  for (const auto& st : ac.may_sleep_stacks) stack_lines(out, st, 6, "        ");
+  out << "\n";
 
   out << fmt::format("drops: ringbuf {}, map_full {}, stack {}, unmatched {}, out_of_order {}, held_overflow {}\n",
                      r.drops.ringbuf, r.drops.map_full, r.drops.stack, r.drops.unmatched, r.drops.out_of_order,

@@ -79,6 +79,19 @@ struct LruDrainSummary {
   uint64_t works = 0;
 };
 
+// anon_vma_clone, inferred from anon_vma_chain slab allocations whose call site is in anon_vma_clone. Since the
+// seed-002 fix every chain is first tried with GFP_NOWAIT (possibly under the anon_vma root lock); only after that
+// fails is the lock dropped and GFP_KERNEL used. A may-sleep try not preceded by a failed NOWAIT one was made under
+// the anon_vma lock (for all but a clone's first chain): the invariant's violation.
+struct AnonVmaClone {
+  std::string mode = "inferred";
+  uint64_t nowait_attempts = 0;
+  uint64_t nowait_failures = 0;
+  uint64_t gfp_kernel_retries = 0;
+  uint64_t may_sleep_under_lock = 0;
+  std::vector<std::vector<std::string>> may_sleep_stacks;  // distinct stacks of those, at most 10
+};
+
 struct Drops {
   uint64_t ringbuf = 0;
   uint64_t map_full = 0;
@@ -107,6 +120,7 @@ struct Report {
   std::vector<AllocGroup> allocations;  // by count, descending
   std::vector<SleepGroup> sleeping;     // by total time, then count
   LruDrainSummary lru_drains;
+  AnonVmaClone anon_vma_clone;
   Drops drops;
 };
 

@@ -111,6 +111,7 @@ const std::string kVmas = KA_VMAS_BIN;
 const std::string kContend = KA_CONTEND_BIN;
 const std::string kReclaim = KA_RECLAIM_BIN;
 const std::string kDrain = KA_DRAIN_BIN;
+const std::string kFork = KA_FORK_BIN;
 
 json record_json(const std::string& cmd_and_args, const std::string& tag) {
   std::string j = tmp(tag + ".json"), r = tmp(tag + ".hsr");
@@ -422,4 +423,21 @@ TEST_CASE("doctor: the diagnosis matches the probes, and it fails naming what is
   INFO(unpriv.err);
   CHECK(unpriv.status != 0);
   CHECK(unpriv.err.find("cannot run here: missing root") != std::string::npos);
+}
+
+TEST_CASE("known answer: anon_vma_clone tries every chain with GFP_NOWAIT first, one per parent chain per fork") {
+  REQUIRE_LIVE();
+  const int64_t m = 500, forks = 8;
+  json a = record_json(kFork + " 0 " + std::to_string(forks), "fork0");
+  json b = record_json(kFork + " " + std::to_string(m) + " " + std::to_string(forks), "fork1");
+  auto d = [&](const char* k) {
+    return b["anon_vma_clone"][k].get<int64_t>() - a["anon_vma_clone"][k].get<int64_t>();
+  };
+  INFO(a["anon_vma_clone"].dump() << "\n" << b["anon_vma_clone"].dump());
+  CHECK(b["anon_vma_clone"]["mode"] == "inferred");
+  CHECK(near(d("nowait_attempts"), m * forks, 0.02));
+  // Without memory pressure NOWAIT does not fail; whatever did fail was retried with GFP_KERNEL outside the lock.
+  CHECK(b["anon_vma_clone"]["gfp_kernel_retries"] == b["anon_vma_clone"]["nowait_failures"]);
+  CHECK(b["anon_vma_clone"]["may_sleep_under_anon_vma_lock"] == 0);
+  require_no_drops(b);
 }

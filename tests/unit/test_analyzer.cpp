@@ -277,3 +277,60 @@ TEST_CASE("a slab allocation that failed is counted, with no bytes") {
   CHECK(failed == 1);
   CHECK(bytes == 176);
 }
+
+namespace {
+
+constexpr uint64_t kChainCache = 0xffff888400000000ull;
+constexpr uint64_t kCloneFn = 0xffffffff81200000ull;
+constexpr uint64_t kForkFn = 0xffffffff81201000ull;
+
+TraceContext clone_context() {
+  auto c = context();
+  c.caches[kChainCache] = {"anon_vma_chain", 64};
+  c.symbols = SymbolTable({{kCloneFn, "anon_vma_clone"}, {kForkFn, "anon_vma_fork"}, {kForkFn + 0x1000, "next_fn"}});
+  return c;
+}
+
+hs_event chain_alloc(uint64_t ts, uint64_t gfp, uint64_t call_site, bool failed = false) {
+  auto e = slab_alloc(ts, 100, gfp, failed);
+  e.arg2 = kChainCache;
+  e.arg3 = call_site;
+  return e;
+}
+
+std::vector<hs_event> under_fork_lock(std::vector<hs_event> inner) {
+  std::vector<hs_event> s = {start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true)};
+  s.insert(s.end(), inner.begin(), inner.end());
+  s.push_back(released(us(1000), 100, kMmA, true));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("anon_vma_clone inference: NOWAIT tries, a failure and its GFP_KERNEL retry keep the invariant") {
+  auto ctx = clone_context();
+  Report r = analyze(ctx, under_fork_lock({
+                              chain_alloc(us(10), kGfpNowait, kCloneFn + 0x66),
+                              chain_alloc(us(11), kGfpNowait, kCloneFn + 0x66, /*failed=*/true),
+                              chain_alloc(us(12), kGfpKernel, kCloneFn + 0x9a),  // retry, lock dropped
+                              chain_alloc(us(13), kGfpNowait, kCloneFn + 0x66),
+                              chain_alloc(us(14), kGfpKernel, kForkFn + 0x40),   // anon_vma_fork's own: not counted
+                          }));
+  const auto& ac = r.anon_vma_clone;
+  CHECK(ac.mode == "inferred");
+  CHECK(ac.nowait_attempts == 3);
+  CHECK(ac.nowait_failures == 1);
+  CHECK(ac.gfp_kernel_retries == 1);
+  CHECK(ac.may_sleep_under_lock == 0);
+}
+
+TEST_CASE("anon_vma_clone inference: a GFP_KERNEL try with no failed NOWAIT before it breaks the invariant") {
+  auto ctx = clone_context();
+  auto e1 = chain_alloc(us(10), kGfpKernel, kCloneFn + 0x50);  // the pre-fix kernel: GFP_KERNEL under the lock
+  auto e2 = chain_alloc(us(11), kGfpKernel, kCloneFn + 0x50);
+  Report r = analyze(ctx, under_fork_lock({e1, e2}));
+  CHECK(r.anon_vma_clone.nowait_attempts == 0);
+  CHECK(r.anon_vma_clone.gfp_kernel_retries == 0);
+  CHECK(r.anon_vma_clone.may_sleep_under_lock == 2);
+  CHECK(r.anon_vma_clone.may_sleep_stacks.size() == 1);  // both have no stack: one distinct (empty) stack
+}
