@@ -148,6 +148,19 @@ KernelCounters Tracer::counters() const {
   return c;
 }
 
+// Visits every entry of a hash map from user space.
+template <typename K, typename V, typename Fn>
+static void for_each_entry(const struct bpf_map* map, Fn fn) {
+  K key{}, next{};
+  K* prev = nullptr;
+  V value;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof next) == 0) {
+    if (bpf_map__lookup_elem(map, &next, sizeof next, &value, sizeof value, 0) == 0) fn(next, value);
+    key = next;
+    prev = &key;
+  }
+}
+
 void Tracer::fill_context(TraceContext& ctx) const {
   uint64_t addrs[HS_MAX_STACK_DEPTH];
   for (int32_t id : stack_ids_) {
@@ -162,24 +175,12 @@ void Tracer::fill_context(TraceContext& ctx) const {
     }
     ctx.stacks[id] = std::move(v);
   }
-  uint64_t key = 0, next = 0;
-  uint64_t* prev = nullptr;
-  hs_cache_info ci;
-  while (bpf_map__get_next_key(skel_->maps.caches, prev, &next, sizeof next) == 0) {
-    if (bpf_map__lookup_elem(skel_->maps.caches, &next, sizeof next, &ci, sizeof ci, 0) == 0)
-      ctx.caches[next] = CacheInfo{std::string(ci.name, strnlen(ci.name, sizeof ci.name)), ci.size};
-    key = next;
-    prev = &key;
-  }
-  uint32_t tkey = 0, tnext = 0;
-  uint32_t* tprev = nullptr;
-  hs_comm cm;
-  while (bpf_map__get_next_key(skel_->maps.comms, tprev, &tnext, sizeof tnext) == 0) {
-    if (bpf_map__lookup_elem(skel_->maps.comms, &tnext, sizeof tnext, &cm, sizeof cm, 0) == 0)
-      ctx.comms[tnext] = TaskName{std::string(cm.comm, strnlen(cm.comm, sizeof cm.comm)), cm.tgid};
-    tkey = tnext;
-    tprev = &tkey;
-  }
+  for_each_entry<uint64_t, hs_cache_info>(skel_->maps.caches, [&](uint64_t ptr, const hs_cache_info& ci) {
+    ctx.caches[ptr] = CacheInfo{std::string(ci.name, strnlen(ci.name, sizeof ci.name)), ci.size};
+  });
+  for_each_entry<uint32_t, hs_comm>(skel_->maps.comms, [&](uint32_t tid, const hs_comm& cm) {
+    ctx.comms[tid] = TaskName{std::string(cm.comm, strnlen(cm.comm, sizeof cm.comm)), cm.tgid};
+  });
 }
 
 }  // namespace holdscope
