@@ -116,11 +116,13 @@ void write_json(const Report& r, const std::string& path) {
   if (!out) throw ToolError("cannot write " + path + ": " + strerror(errno));
 }
 
-Report analyze_file(const std::string& path, uint64_t* events = nullptr) {
+Report analyze_file(const std::string& path, size_t top, uint64_t* events = nullptr) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ToolError("cannot open " + path + ": " + strerror(errno));
   RecordingReader reader(in);
-  Analyzer a(reader.context());
+  AnalyzerOptions opts;
+  opts.top = top;
+  Analyzer a(reader.context(), opts);
   reader.for_each_event([&](const hs_event& e) { a.feed(e); });
   if (events) *events = reader.event_count();
   // The report borrows names from the context; finish() copies them out before the reader goes away.
@@ -215,12 +217,12 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
     if (child) std::cerr << "; command exited with status " << ctx.command_exit;
     std::cerr << "\n";
   }
-  if (!rep.json_path.empty()) write_json(analyze_file(ro.output), rep.json_path);
+  if (!rep.json_path.empty()) write_json(analyze_file(ro.output, rep.top), rep.json_path);
   return 0;
 }
 
 int run_report(const std::string& path, const ReportOptions& rep) {
-  Report r = analyze_file(path);
+  Report r = analyze_file(path, rep.top);
   if (rep.text) render_text(r, std::cout, rep.top);
   if (!rep.json_path.empty()) write_json(r, rep.json_path);
   return 0;

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   bool verbose = false;
   app.add_option("-d,--duration", live.duration_s, "seconds to trace (default 10)");
   app.add_option("--json", live_rep.json_path, "also write the report as JSON to this file");
-  app.add_option("--top", live_rep.top, "rows per table")->capture_default_str();
+  app.add_option("--top", live_rep.top, "rows per table, and longest holds and waits kept")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "print libbpf's messages");
 
   RecordOptions rec;
@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   record->add_option("-d,--duration", rec.duration_s, "seconds; the command is terminated at the end (default: until "
                                                       "CMD exits; 10 s without CMD)");
   record->add_option("--json", rec_rep.json_path, "also write the report as JSON to this file");
+  record->add_option("--top", rec_rep.top, "longest holds and waits kept in the JSON")->capture_default_str();
   record->add_option("--ringbuf-mb", rec.tracer.ringbuf_mb, "ring buffer size in MiB (power of two)")->capture_default_str();
   record->add_flag("--no-acquire-stacks", [&](int64_t) { rec.tracer.acquire_stacks = false; },
                    "do not capture the kernel stack of each mmap_lock acquisition (cheaper)");
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "print the report of a recording");
   report->add_option("recording", report_path, "recording file (.hsr)")->required()->check(CLI::ExistingFile);
   report->add_option("--json", rep.json_path, "also write the report as JSON to this file");
-  report->add_option("--top", rep.top, "rows per table")->capture_default_str();
+  report->add_option("--top", rep.top, "rows per table, and longest holds and waits kept")->capture_default_str();
   std::string doctor_json;
   auto* doctor = app.add_subcommand("doctor", "show the kernel, lockdown, BTF, each tracepoint and function holdscope "
                                               "wants, and the mode (direct fentry or inferred) each attach point would use");

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The VM runner's failure paths: a bad kernel path, the guest command's exit status, a guest panic, a hang past the
+# timeout. Each must be a clear error on the host (with the guest's last console lines where there was a guest).
+# Exit 77 (skipped) when no kernel is fetched or QEMU is missing.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+run=$here/scripts/vm-run.sh
+kernel=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/6.1/vmlinuz
+[ -r "$kernel" ] || { echo "SKIPPED: kernel 6.1 is not fetched (scripts/fetch-kernels.sh 6.1)"; exit 77; }
+[ -x "$here/build-static/holdscope" ] || { echo "SKIPPED: no static build (scripts/build.sh --with-static)"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIPPED: qemu-system-x86_64 is not installed"; exit 77; }
+
+pass=0 fail=0
+check() {  # check NAME EXPECTED_RC NEEDLE -- CMD...
+  local name=$1 want=$2 needle=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" = "$want" ] && grep -q -- "$needle" <<<"$out"; then
+    echo "ok   $name (exit $rc)"
+    pass=$((pass + 1))
+  else
+    echo "FAIL $name: exit $rc (want $want), output lacks '$needle'; last lines:"
+    tail -n 8 <<<"$out" | sed 's/^/     /'
+    fail=$((fail + 1))
+  fi
+}
+
+check "bad kernel path" 2 "no kernel image at /nonexistent/vmlinuz" -- bash "$run" /nonexistent/vmlinuz -- true
+check "guest exit status is the host's" 7 "HOLDSCOPE-GUEST-EXIT 7" -- bash "$run" --timeout 120 "$kernel" -- sh -c 'exit 7'
+check "guest panic" 3 "stopped without reporting" -- bash "$run" --timeout 120 "$kernel" -- sh -c 'echo c > /proc/sysrq-trigger'
+check "guest panic shows the console" 3 "sysrq" -- bash "$run" --timeout 120 "$kernel" -- sh -c 'echo c > /proc/sysrq-trigger'
+check "hang past the timeout" 124 "did not finish within 25s" -- bash "$run" --timeout 25 "$kernel" -- sleep 1000
+check "holdscope failure inside the guest reaches the host" 1 "holdscope: kernel BTF not found" -- \
+  bash "$run" --timeout 120 "$kernel" -- sh -c 'HOLDSCOPE_BTF=/nonexistent holdscope record -q -o /tmp/x.hsr -- true'
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
