@@ -19,6 +19,8 @@ bool is_tracing_frame(std::string_view name) {
   return false;
 }
 
+constexpr uint64_t kDrainBurstNs = 2'000'000;  // queue_work calls of one lru_add_drain_all come within microseconds
+
 struct Hold {
   uint64_t mm;
   bool write;
@@ -48,6 +50,11 @@ struct TaskState {
   uint64_t last_drain_ts = 0;
   int last_drain_mode = -1;
   bool clone_retry_due = false;  // a NOWAIT anon_vma_chain try in anon_vma_clone failed: a GFP_KERNEL retry may follow
+  // Nothing in flight: the entry can go, so per-task state stays proportional to tasks active at once.
+  bool idle(uint64_t now) const {
+    return holds.empty() && !wait && !reclaim && !compaction && !clone_retry_due &&
+           (last_drain_mode < 0 || now - std::min(now, last_drain_ts) >= kDrainBurstNs);
+  }
   bool holds_write() const {
     return std::any_of(holds.begin(), holds.end(), [](const Hold& h) { return h.write; });
   }
@@ -95,8 +102,6 @@ struct QueuedLater {
     return a.e.ts != b.e.ts ? a.e.ts > b.e.ts : a.seq > b.seq;
   }
 };
-
-constexpr uint64_t kDrainBurstNs = 2'000'000;  // queue_work calls of one lru_add_drain_all come within microseconds
 
 const char* mode_name(int m) { return m == 2 ? "write" : m == 1 ? "read" : "none"; }
 
@@ -287,6 +292,7 @@ struct Analyzer::Impl {
         r.holds_open_at_start++;
     }
     seen.insert(seen_key(e.pid, e.mm));
+    if (it != tasks.end() && it->second.idle(e.ts)) tasks.erase(it);
   }
 
   // 0: no lock, 1: read, 2: write.
@@ -525,6 +531,8 @@ Analyzer::Analyzer(const TraceContext& ctx, AnalyzerOptions opts) : impl_(std::m
 Analyzer::~Analyzer() = default;
 void Analyzer::feed(const hs_event& e) { impl_->feed(e); }
 Report Analyzer::finish() { return impl_->finish(); }
+size_t Analyzer::tracked_tasks() const { return impl_->tasks.size(); }
+size_t Analyzer::tracked_locks() const { return impl_->holders_by_mm.size() + impl_->waiters_by_mm.size(); }
 
 Report analyze(const TraceContext& ctx, const std::vector<hs_event>& events, AnalyzerOptions opts) {
   Analyzer a(ctx, opts);

@@ -26,6 +26,9 @@ class Analyzer {
   ~Analyzer();
   void feed(const hs_event& e);
   Report finish();
+  // Per-task and per-lock entries currently held (for tests of bounded memory on long runs).
+  size_t tracked_tasks() const;
+  size_t tracked_locks() const;
 
  private:
   struct Impl;

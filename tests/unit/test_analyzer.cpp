@@ -334,3 +334,24 @@ TEST_CASE("anon_vma_clone inference: a GFP_KERNEL try with no failed NOWAIT befo
   CHECK(r.anon_vma_clone.may_sleep_under_lock == 2);
   CHECK(r.anon_vma_clone.may_sleep_stacks.size() == 1);  // both have no stack: one distinct (empty) stack
 }
+
+TEST_CASE("per-task and per-lock state is freed once a task holds and awaits nothing") {
+  auto ctx = context();
+  AnalyzerOptions o;
+  o.reorder_window_ns = us(100);
+  Analyzer a(ctx, o);
+  uint64_t t = 0;
+  for (uint32_t tid = 1000; tid < 11000; tid++) {  // 10,000 short-lived tasks, each on its own mm
+    uint64_t mm = kMmA + uint64_t(tid) * 4096;
+    a.feed(start(t += 1000, tid, mm, true));
+    a.feed(acquired(t += 1000, tid, mm, true));
+    a.feed(page_alloc(t += 1000, tid, 0, kGfpKernel));
+    a.feed(released(t += 1000, tid, mm, true));
+  }
+  a.feed(ev(HS_EV_TASK_EXIT, t += us(1000), 1));  // pushes everything through the reorder window
+  CHECK(a.tracked_tasks() <= 1);
+  CHECK(a.tracked_locks() == 0);
+  Report r = a.finish();
+  CHECK(r.holds.write.count == 10000);
+  CHECK(r.drops.unmatched == 0);
+}
