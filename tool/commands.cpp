@@ -10,8 +10,10 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "analyzers/analyzer.h"
+#include "analyzers/diff.h"
 #include "analyzers/recording.h"
 #include "tool/system_info.h"
 
@@ -225,6 +227,39 @@ int run_report(const std::string& path, const ReportOptions& rep) {
   Report r = analyze_file(path, rep.top);
   if (rep.text) render_text(r, std::cout, rep.top);
   if (!rep.json_path.empty()) write_json(r, rep.json_path);
+  return 0;
+}
+
+static std::vector<nlohmann::json> read_reports(const std::string& list) {
+  std::vector<nlohmann::json> out;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    std::string path = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? list.size() + 1 : comma + 1;
+    if (path.empty()) continue;
+    std::ifstream in(path);
+    if (!in) throw ToolError("cannot open " + path + ": " + strerror(errno));
+    try {
+      out.push_back(nlohmann::json::parse(in));
+    } catch (const nlohmann::json::exception&) {
+      throw ToolError(path + " is not a holdscope JSON report");
+    }
+    if (!out.back().is_object() || !out.back().contains("holds"))
+      throw ToolError(path + " is not a holdscope JSON report (no \"holds\")");
+  }
+  if (out.empty()) throw ToolError("no report files given");
+  return out;
+}
+
+int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path) {
+  DiffResult d = diff_reports(read_reports(side_a), read_reports(side_b));
+  render_diff(d, std::cout);
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << diff_to_json(d).dump(2) << "\n";
+    if (!out) throw ToolError("cannot write " + json_path);
+  }
   return 0;
 }
 

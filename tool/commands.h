@@ -25,6 +25,8 @@ struct ReportOptions {
 // Returns the process exit status.
 int run_record(const RecordOptions& ro, const ReportOptions& rep);
 int run_report(const std::string& path, const ReportOptions& rep);
+// Compares report JSONs: each side is a comma-separated list of files (repeated runs).
+int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path);
 // The main job: trace the whole system, then print the report.
 int run_live(RecordOptions ro, const ReportOptions& rep);
 

@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
   auto* doctor = app.add_subcommand("doctor", "show the kernel, lockdown, BTF, each tracepoint and function holdscope "
                                               "wants, and the mode (direct fentry or inferred) each attach point would use");
   doctor->add_option("--json", doctor_json, "also write the diagnosis as JSON to this file");
+  std::string diff_a, diff_b, diff_json;
+  auto* diff = app.add_subcommand("diff", "compare two reports (or two sets of repeated runs) figure by figure");
+  diff->add_option("A", diff_a, "report JSON of A, or a comma-separated list of repeated runs")->required();
+  diff->add_option("B", diff_b, "report JSON of B, or a comma-separated list of repeated runs")->required();
+  diff->add_option("--json", diff_json, "also write the comparison as JSON to this file");
   app.require_subcommand(0, 1);
 
   try {
@@ -63,6 +68,7 @@ int main(int argc, char** argv) {
     if (*record) return run_record(rec, rec_rep);
     if (*report) return run_report(report_path, rep);
     if (*doctor) return run_doctor(doctor_json);
+    if (*diff) return run_diff(diff_a, diff_b, diff_json);
     return run_live(live, live_rep);
   } catch (const ToolError& e) {
     std::cerr << "holdscope: " << e.what() << "\n";

@@ -1,0 +1,127 @@
+#include "analyzers/diff.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <set>
+
+namespace holdscope {
+
+namespace {
+
+double binomial(size_t n, size_t k) {
+  double r = 1;
+  for (size_t i = 1; i <= k; i++) r = r * double(n - k + i) / double(i);
+  return r;
+}
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+}
+
+void add_summary(std::map<std::string, double>& f, const std::string& prefix, const nlohmann::json& s) {
+  for (const char* k : {"count", "p50_ns", "p90_ns", "p99_ns", "max_ns", "total_ns"})
+    if (s.contains(k)) f[prefix + "." + k] = s[k].get<double>();
+}
+
+}  // namespace
+
+std::map<std::string, double> report_figures(const nlohmann::json& r) {
+  std::map<std::string, double> f;
+  for (const char* what : {"holds", "waits"})
+    for (const char* mode : {"read", "write"})
+      if (r.contains(what) && r[what].contains(mode)) add_summary(f, std::string(what) + "." + mode, r[what][mode]);
+  // Allocations and sleeping work summed by kind and mode: stacks differ between kernels, these totals do not.
+  for (const char* kind : {"page", "slab"})
+    for (const char* mode : {"read", "write"})
+      for (const char* k : {"count", "bytes"}) f[fmt::format("alloc.{}.{}.{}", kind, mode, k)] = 0;
+  for (const char* mode : {"read", "write"}) f[fmt::format("alloc.may_sleep.{}.count", mode)] = 0;
+  for (const auto& a : r.value("allocations_under_lock", nlohmann::json::array())) {
+    std::string kind = a.value("kind", ""), mode = a.value("mode", "");
+    f[fmt::format("alloc.{}.{}.count", kind, mode)] += a.value("count", 0.0);
+    f[fmt::format("alloc.{}.{}.bytes", kind, mode)] += a.value("bytes", 0.0);
+    if (a.value("may_sleep", false)) f[fmt::format("alloc.may_sleep.{}.count", mode)] += a.value("count", 0.0);
+  }
+  for (const auto& s : r.value("sleeping_under_lock", nlohmann::json::array())) {
+    std::string key = fmt::format("sleep.{}.{}", s.value("kind", ""), s.value("mode", ""));
+    f[key + ".count"] += s.value("count", 0.0);
+    f[key + ".total_ns"] += s.value("total_ns", 0.0);
+  }
+  if (r.contains("lru_drains"))
+    for (const char* m : {"none", "read", "write"}) f[fmt::format("lru_drain.calls.{}", m)] = r["lru_drains"]["calls"].value(m, 0.0);
+  if (r.contains("anon_vma_clone"))
+    for (const char* k : {"nowait_attempts", "nowait_failures", "gfp_kernel_retries", "may_sleep_under_anon_vma_lock"})
+      f[std::string("anon_vma_clone.") + k] = r["anon_vma_clone"].value(k, 0.0);
+  if (r.contains("drops"))
+    for (const auto& [k, v] : r["drops"].items()) f["drops." + k] = v.get<double>();
+  return f;
+}
+
+DiffResult diff_reports(const std::vector<nlohmann::json>& a, const std::vector<nlohmann::json>& b) {
+  DiffResult d;
+  d.runs_a = a.size();
+  d.runs_b = b.size();
+  if (!a.empty()) d.kernel_a = a[0].value("kernel", "");
+  if (!b.empty()) d.kernel_b = b[0].value("kernel", "");
+  std::vector<std::map<std::string, double>> fa, fb;
+  std::set<std::string> names;
+  for (const auto& r : a) {
+    fa.push_back(report_figures(r));
+    for (const auto& [k, v] : fa.back()) names.insert(k);
+  }
+  for (const auto& r : b) {
+    fb.push_back(report_figures(r));
+    for (const auto& [k, v] : fb.back()) names.insert(k);
+  }
+  double p_sep = (a.empty() || b.empty()) ? 1 : std::min(1.0, 2.0 / binomial(a.size() + b.size(), a.size()));
+  for (const auto& name : names) {
+    DiffRow row;
+    row.figure = name;
+    for (const auto& f : fa) row.a.push_back(f.count(name) ? f.at(name) : 0);
+    for (const auto& f : fb) row.b.push_back(f.count(name) ? f.at(name) : 0);
+    row.mean_a = mean(row.a);
+    row.mean_b = mean(row.b);
+    if (row.mean_a != 0)
+      row.change_pct = (row.mean_b - row.mean_a) / row.mean_a * 100;
+    else
+      row.change_pct = row.mean_b == 0 ? 0 : std::numeric_limits<double>::infinity();
+    auto [amin, amax] = std::minmax_element(row.a.begin(), row.a.end());
+    auto [bmin, bmax] = std::minmax_element(row.b.begin(), row.b.end());
+    row.separated = !row.a.empty() && !row.b.empty() && (*amax < *bmin || *bmax < *amin);
+    row.p_separation = p_sep;
+    row.significant = row.separated && p_sep <= 0.05;
+    d.rows.push_back(std::move(row));
+  }
+  return d;
+}
+
+nlohmann::json diff_to_json(const DiffResult& d) {
+  nlohmann::json j = {{"kernel_a", d.kernel_a}, {"kernel_b", d.kernel_b}, {"runs_a", d.runs_a}, {"runs_b", d.runs_b},
+                      {"method", "non-overlapping ranges; p = 2/C(nA+nB,nA) under exchangeable runs; significant if p <= 0.05"}};
+  auto& rows = j["figures"] = nlohmann::json::array();
+  for (const auto& r : d.rows) {
+    nlohmann::json change = std::isinf(r.change_pct) ? nlohmann::json(nullptr) : nlohmann::json(r.change_pct);
+    rows.push_back({{"figure", r.figure}, {"a", r.a}, {"b", r.b}, {"mean_a", r.mean_a}, {"mean_b", r.mean_b},
+                    {"change_pct", change}, {"separated", r.separated}, {"p_separation", r.p_separation},
+                    {"significant", r.significant}});
+  }
+  return j;
+}
+
+void render_diff(const DiffResult& d, std::ostream& out) {
+  out << fmt::format("A: {} ({} run{})   B: {} ({} run{})\n", d.kernel_a, d.runs_a, d.runs_a == 1 ? "" : "s", d.kernel_b,
+                     d.runs_b, d.runs_b == 1 ? "" : "s");
+  out << "significance: * = ranges do not overlap and p = 2/C(nA+nB,nA) <= 0.05 (exchangeable runs)\n\n";
+  out << fmt::format("  {:<44} {:>16} {:>16} {:>9}\n", "figure", "A", "B", "change");
+  for (const auto& r : d.rows) {
+    if (r.mean_a == 0 && r.mean_b == 0) continue;
+    std::string change = std::isinf(r.change_pct) ? "new" : fmt::format("{:+.1f}%", r.change_pct);
+    out << fmt::format("  {:<44} {:>16.0f} {:>16.0f} {:>9} {}\n", r.figure, r.mean_a, r.mean_b, change,
+                       r.significant ? "*" : "");
+  }
+}
+
+}  // namespace holdscope

@@ -1,0 +1,74 @@
+#include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_floating_point.hpp>
+#include <sstream>
+
+#include "analyzers/diff.h"
+
+using holdscope::diff_reports;
+using nlohmann::json;
+
+namespace {
+
+// A report as `holdscope --json` writes it, reduced to what the comparison reads.
+json report(const std::string& kernel, double write_p99, double write_allocs, double victim_max) {
+  return {{"kernel", kernel},
+          {"holds", {{"read", {{"count", 10}, {"p99_ns", 1000}}}, {"write", {{"count", 10}, {"p99_ns", write_p99}}}}},
+          {"waits", {{"read", {{"count", 5}, {"max_ns", victim_max}}}}},
+          {"allocations_under_lock",
+           json::array({{{"kind", "page"}, {"mode", "write"}, {"count", write_allocs}, {"bytes", write_allocs * 4096},
+                         {"may_sleep", true}}})},
+          {"drops", {{"ringbuf", 0}}}};
+}
+
+const holdscope::DiffRow& row(const holdscope::DiffResult& d, const std::string& name) {
+  for (const auto& r : d.rows)
+    if (r.figure == name) return r;
+  FAIL("no row " << name);
+  throw;
+}
+
+}  // namespace
+
+TEST_CASE("diff: allocations under the write lock going to zero over 4+4 runs is significant") {
+  std::vector<json> a, b;
+  for (int i = 0; i < 4; i++) a.push_back(report("6.1", 5e6 + i * 1e5, 5000 + i * 10, 2e6 + i));
+  for (int i = 0; i < 4; i++) b.push_back(report("6.12", 1e5 + i * 1e3, 0, 3e5 + i));
+  auto d = diff_reports(a, b);
+  CHECK(d.kernel_a == "6.1");
+  CHECK(d.runs_b == 4);
+  const auto& allocs = row(d, "alloc.page.write.count");
+  CHECK_THAT(allocs.change_pct, Catch::Matchers::WithinAbs(-100.0, 1e-9));
+  CHECK(allocs.separated);
+  CHECK_THAT(allocs.p_separation, Catch::Matchers::WithinAbs(2.0 / 70, 1e-12));
+  CHECK(allocs.significant);
+  CHECK(row(d, "holds.write.p99_ns").significant);
+  CHECK(row(d, "alloc.may_sleep.write.count").significant);
+  CHECK_FALSE(row(d, "holds.read.p99_ns").significant);  // identical in both
+}
+
+TEST_CASE("diff: overlapping runs, or too few runs, are not significant") {
+  SECTION("overlapping ranges") {
+    std::vector<json> a = {report("A", 100, 10, 1), report("A", 300, 10, 1), report("A", 200, 10, 1),
+                           report("A", 250, 10, 1)};
+    std::vector<json> b = {report("B", 220, 10, 1), report("B", 400, 10, 1), report("B", 260, 10, 1),
+                           report("B", 350, 10, 1)};
+    auto& r = row(diff_reports(a, b), "holds.write.p99_ns");
+    CHECK_FALSE(r.separated);
+    CHECK_FALSE(r.significant);
+    CHECK(r.change_pct > 0);
+  }
+  SECTION("3 vs 3 separated runs: p = 0.1") {
+    std::vector<json> a(3, report("A", 100, 10, 1)), b(3, report("B", 900, 10, 1));
+    auto& r = row(diff_reports(a, b), "holds.write.p99_ns");
+    CHECK(r.separated);
+    CHECK_THAT(r.p_separation, Catch::Matchers::WithinAbs(0.1, 1e-12));
+    CHECK_FALSE(r.significant);
+  }
+  SECTION("one run per side is never significant") {
+    auto d = diff_reports({report("A", 100, 5000, 1)}, {report("B", 900, 0, 1)});
+    CHECK_FALSE(row(d, "alloc.page.write.count").significant);
+    std::ostringstream out;
+    holdscope::render_diff(d, out);
+    CHECK(out.str().find("alloc.page.write.count") != std::string::npos);
+  }
+}
