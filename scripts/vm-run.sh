@@ -2,16 +2,17 @@
 # Boots a kernel under QEMU with a busybox initramfs holding the static build (build-static/: holdscope, the test
 # fixtures, live_tests, at the same absolute paths as on the host), runs CMD inside, prints the guest console, and
 # exits with CMD's status. A panic, a hang past the timeout, or a guest that never reports gives exit 3 (or 124 for
-# the timeout) and the last console lines. Files CMD writes to /out are printed between markers.
-# Usage: scripts/vm-run.sh [--timeout S] [--numa N] [--mem MiB] KERNEL(vmlinuz) -- CMD [ARGS...]
+# the timeout) and the last console lines. Files CMD writes to /out are printed base64-encoded between markers.
+# Usage: scripts/vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] KERNEL(vmlinuz) -- CMD [ARGS...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-timeout_s=600 numa=2 mem=2048
+timeout_s=600 numa=2 mem=2048 cpus=2
 while [ $# -gt 0 ]; do
   case $1 in
     --timeout) timeout_s=$2; shift 2 ;;
     --numa) numa=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
+    --cpus) cpus=$2; shift 2 ;;
     --) shift; break ;;
     *) kernel=$1; shift ;;
   esac
@@ -50,7 +51,7 @@ rc=$?
 for f in /out/*; do
   [ -f "$f" ] || continue
   echo "HOLDSCOPE-FILE-BEGIN $(basename "$f")"
-  cat "$f"
+  base64 "$f"
   echo "HOLDSCOPE-FILE-END"
 done
 echo "HOLDSCOPE-GUEST-EXIT $rc"
@@ -61,17 +62,20 @@ chmod +x "$root/init"
 
 numa_args=()
 per=$((mem / numa))
-for ((n = 0; n < numa; n++)); do
-  numa_args+=(-object "memory-backend-ram,size=${per}M,id=m$n" -numa "node,nodeid=$n,memdev=m$n,cpus=$((n % 2))")
-done
-[ "$numa" -le 2 ] || numa_args=()  # more nodes than CPUs: let QEMU spread them
+if [ "$numa" -gt 1 ]; then
+  [ "$numa" -le "$cpus" ] || { echo "vm-run: --numa $numa needs at least as many --cpus" >&2; exit 2; }
+  for ((n = 0; n < numa; n++)); do
+    numa_args+=(-object "memory-backend-ram,size=${per}M,id=m$n" -numa "node,nodeid=$n,memdev=m$n")
+  done
+  for ((c = 0; c < cpus; c++)); do numa_args+=(-numa "cpu,node-id=$((c % numa)),socket-id=$c"); done
+fi
 log=$work/console.log
 set +e
 # TCG: nested KVM on these hosts stops with emulation failures (see KERNEL-NOTES); -cpu max crashed 6.12 once.
 # Single-threaded TCG: with one host thread per vCPU, the int3-based live patching that (un)registers tracepoints
 # (text_poke_bp) left both vCPUs spinning at the patched site of __mmap_lock_do_trace_acquire_returned on 6.1.
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=single -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
-  -smp 2 -m "${mem}M" "${numa_args[@]}" -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
+  -smp "cpus=$cpus,sockets=$cpus" -m "${mem}M" "${numa_args[@]}" -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=${HOLDSCOPE_VM_LOGLEVEL:-3}" </dev/null 2>&1 | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e

@@ -5,6 +5,7 @@
 #include "analyzers/recording.h"
 #include "tool/commands.h"
 #include "tool/doctor.h"
+#include "tool/vm.h"
 #include "tool/system_info.h"
 
 using namespace holdscope;
@@ -52,6 +53,21 @@ int main(int argc, char** argv) {
   diff->add_option("A", diff_a, "report JSON of A, or a comma-separated list of repeated runs")->required();
   diff->add_option("B", diff_b, "report JSON of B, or a comma-separated list of repeated runs")->required();
   diff->add_option("--json", diff_json, "also write the comparison as JSON to this file");
+  VmOptions vm;
+  auto* vmcmd = app.add_subcommand("vm", "boot another kernel under QEMU and run holdscope ARGS... inside it; files "
+                                          "named by --json/-o come back to the host");
+  vmcmd->add_option("--kernel", vm.kernel, "a vmlinuz path, or 6.1 / 6.12 (see: holdscope kernels fetch)")->required();
+  vmcmd->add_option("--numa", vm.numa, "NUMA nodes")->capture_default_str();
+  vmcmd->add_option("--mem", vm.mem, "guest memory, e.g. 2G")->capture_default_str();
+  vmcmd->add_option("--cpus", vm.cpus, "guest CPUs")->capture_default_str();
+  vmcmd->add_option("--timeout", vm.timeout_s, "seconds before the guest is declared hung")->capture_default_str();
+  vmcmd->add_option("args", vm.args, "-- holdscope arguments");
+  auto* kernels = app.add_subcommand("kernels", "manage the Debian kernels used by holdscope vm");
+  std::vector<std::string> fetch_series;
+  auto* fetch = kernels->add_subcommand("fetch", "download and unpack Debian cloud kernels (6.1 from bookworm, 6.12 "
+                                                 "from bookworm-backports) into /var/cache/holdscope/kernels");
+  fetch->add_option("series", fetch_series, "6.1 6.12")->required();
+  kernels->require_subcommand(1);
   app.require_subcommand(0, 1);
 
   try {
@@ -69,6 +85,8 @@ int main(int argc, char** argv) {
     if (*report) return run_report(report_path, rep);
     if (*doctor) return run_doctor(doctor_json);
     if (*diff) return run_diff(diff_a, diff_b, diff_json);
+    if (*vmcmd) return run_vm(vm);
+    if (*fetch) return run_kernels_fetch(fetch_series);
     return run_live(live, live_rep);
   } catch (const ToolError& e) {
     std::cerr << "holdscope: " << e.what() << "\n";

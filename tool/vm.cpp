@@ -1,0 +1,152 @@
+#include "tool/vm.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "tool/system_info.h"
+
+#ifndef HOLDSCOPE_SOURCE_DIR
+#define HOLDSCOPE_SOURCE_DIR "."
+#endif
+
+namespace holdscope {
+
+namespace {
+
+std::string kernel_cache() {
+  const char* env = getenv("HOLDSCOPE_KERNEL_CACHE");
+  return env ? env : "/var/cache/holdscope/kernels";
+}
+
+std::string script(const char* name) { return std::string(HOLDSCOPE_SOURCE_DIR) + "/scripts/" + name; }
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+int exit_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
+
+std::string base64_decode(const std::string& in) {
+  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int val = 0, bits = -8;
+  for (char c : in) {
+    size_t p = chars.find(c);
+    if (p == std::string::npos) continue;  // newlines, '=' padding, console noise
+    val = (val << 6) + static_cast<int>(p);
+    bits += 6;
+    if (bits >= 0) {
+      out.push_back(static_cast<char>((val >> bits) & 0xff));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int parse_mem_mib(const std::string& s) {
+  size_t used = 0;
+  long v = 0;
+  try {
+    v = std::stol(s, &used);
+  } catch (...) {
+    used = 0;
+  }
+  std::string unit = s.substr(used);
+  if (used == 0 || v <= 0 || !(unit.empty() || unit == "M" || unit == "G"))
+    throw ToolError("--mem takes a size like 2G or 512M, not '" + s + "'");
+  return static_cast<int>(unit == "G" ? v * 1024 : v);
+}
+
+std::vector<std::pair<std::string, std::string>> map_output_files(std::vector<std::string>& args) {
+  std::vector<std::pair<std::string, std::string>> files;
+  for (size_t i = 0; i + 1 < args.size(); i++) {
+    if (args[i] == "--") break;  // what follows is a traced command's own arguments
+    if (args[i] != "--json" && args[i] != "-o" && args[i] != "--output") continue;
+    std::string host = args[i + 1];
+    std::string name = host.substr(host.find_last_of('/') + 1);
+    if (name.empty()) throw ToolError("no file name in " + host);
+    args[i + 1] = "/out/" + name;
+    files.emplace_back(name, host);
+    i++;
+  }
+  return files;
+}
+
+int run_vm(const VmOptions& o) {
+  std::string kernel = o.kernel;
+  if (kernel == "6.1" || kernel == "6.12") {
+    kernel = kernel_cache() + "/" + o.kernel + "/vmlinuz";
+    if (access(kernel.c_str(), R_OK) != 0)
+      throw ToolError("kernel " + o.kernel + " is not fetched (run: holdscope kernels fetch " + o.kernel + ")");
+  } else if (access(kernel.c_str(), R_OK) != 0) {
+    throw ToolError("no kernel image at " + kernel);
+  }
+  int mem = parse_mem_mib(o.mem);
+  std::vector<std::string> args = o.args;
+  auto files = map_output_files(args);
+  std::string cmd = "bash " + shell_quote(script("vm-run.sh")) + " --timeout " + std::to_string(o.timeout_s) +
+                    " --numa " + std::to_string(o.numa) + " --mem " + std::to_string(mem) + " --cpus " +
+                    std::to_string(o.cpus) + " " + shell_quote(kernel) + " -- holdscope";
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  cmd += " 2>&1";
+  std::cerr << "holdscope vm: booting " << kernel << " under QEMU (TCG), " << o.cpus << " CPUs, " << mem << " MiB, "
+            << o.numa << " NUMA node" << (o.numa == 1 ? "" : "s") << "; timeout " << o.timeout_s << " s\n";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) throw ToolError("cannot start the VM runner: " + std::string(strerror(errno)));
+  std::map<std::string, std::string> host_of(files.begin(), files.end());
+  std::string line, current, body;
+  bool in_guest = false;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) {
+    line = buf;
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (line.rfind("HOLDSCOPE-FILE-BEGIN ", 0) == 0) {
+      current = line.substr(21);
+      body.clear();
+      continue;
+    }
+    if (!current.empty()) {
+      if (line == "HOLDSCOPE-FILE-END") {
+        auto h = host_of.find(current);
+        std::string dest = h != host_of.end() ? h->second : current;
+        std::ofstream out(dest, std::ios::binary | std::ios::trunc);
+        out << base64_decode(body);
+        std::cerr << "holdscope vm: " << (out ? "copied " : "could not write ") << dest << "\n";
+        current.clear();
+      } else {
+        body += line;
+      }
+      continue;
+    }
+    if (line.find("HOLDSCOPE-GUEST:") != std::string::npos) {
+      in_guest = true;
+      std::cerr << "holdscope vm: " << line.substr(line.find("HOLDSCOPE-GUEST:") + 17) << " up, running holdscope\n";
+      continue;
+    }
+    if (line.rfind("HOLDSCOPE-GUEST-EXIT", 0) == 0) continue;
+    // Firmware chatter before the guest's init is noise; the runner's own errors are not.
+    if (in_guest || line.rfind("vm-run:", 0) == 0 || line.rfind("  |", 0) == 0) std::cout << line << "\n";
+  }
+  int rc = exit_status(pclose(p));
+  if (rc != 0) std::cerr << "holdscope vm: the guest command exited with status " << rc << "\n";
+  return rc;
+}
+
+int run_kernels_fetch(const std::vector<std::string>& series) {
+  require_root();
+  std::string cmd = "bash " + shell_quote(script("fetch-kernels.sh"));
+  for (const auto& s : series) cmd += " " + shell_quote(s);
+  return exit_status(system(cmd.c_str()));
+}
+
+}  // namespace holdscope
