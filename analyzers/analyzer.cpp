@@ -212,6 +212,23 @@ struct Analyzer::Impl {
     return out;
   }
 
+  // The system call a kernel stack was entered by: __x64_sys_mbind / __do_sys_mbind -> "mbind"; where the syscall
+  // stub tail-called its worker (x86 __x64_sys_mbind -> kernel_mbind), the kernel_/ksys_ frame names it.
+  std::string syscall_of(int32_t stack_id) const {
+    auto frames = stack_of(stack_id);
+    for (const auto& prefixes : {std::vector<std::string_view>{"__x64_sys_", "__do_sys_", "__se_sys_", "__ia32_sys_"},
+                                 std::vector<std::string_view>{"kernel_", "ksys_"}}) {
+      for (const auto& f : frames) {
+        for (std::string_view p : prefixes) {
+          if (f.compare(0, p.size(), p) != 0) continue;
+          std::string name = f.substr(p.size());
+          return name.substr(0, name.find('+'));
+        }
+      }
+    }
+    return "?";
+  }
+
   void on_start(const hs_event& e) {
     auto& t = tasks[e.pid];
     if (t.wait) {
@@ -398,6 +415,7 @@ struct Analyzer::Impl {
     }
     if (same_call) return;
     (mode == 0 ? r.lru_drains.calls_none : mode == 1 ? r.lru_drains.calls_read : r.lru_drains.calls_write)++;
+    r.lru_drains.by_syscall[syscall_of(e.stack_id)][mode]++;
   }
 
   void on_exit(const hs_event& e) {

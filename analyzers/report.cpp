@@ -101,9 +101,12 @@ nlohmann::json report_to_json(const Report& r) {
     if (s.kind == "lru_drain") g["works"] = s.works;
     sl.push_back(std::move(g));
   }
+  nlohmann::json by_sc = nlohmann::json::object();
+  for (const auto& [sc, c] : r.lru_drains.by_syscall) by_sc[sc] = {{"none", c[0]}, {"read", c[1]}, {"write", c[2]}};
   j["lru_drains"] = {{"calls", {{"none", r.lru_drains.calls_none}, {"read", r.lru_drains.calls_read},
                                 {"write", r.lru_drains.calls_write}}},
-                     {"works", r.lru_drains.works}};
+                     {"works", r.lru_drains.works},
+                     {"by_syscall", by_sc}};
   const auto& ac = r.anon_vma_clone;
   j["anon_vma_clone"] = {{"mode", ac.mode},
                          {"nowait_attempts", ac.nowait_attempts},
@@ -189,8 +192,11 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
                        s.memcg ? "  (memcg limit)" : "", s.kind == "lru_drain" ? fmt::format("  {} per-cpu works", s.works) : "");
     stack_lines(out, s.stack, 6, "        ");
   }
-  out << fmt::format("  lru_add_drain calls: {} without mmap_lock, {} under read, {} under write ({} per-cpu works)\n\n",
+  out << fmt::format("  lru_add_drain calls: {} without mmap_lock, {} under read, {} under write ({} per-cpu works)\n",
                      r.lru_drains.calls_none, r.lru_drains.calls_read, r.lru_drains.calls_write, r.lru_drains.works);
+  for (const auto& [sc, c] : r.lru_drains.by_syscall)
+    out << fmt::format("    {:<16} {} without mmap_lock, {} under read, {} under write\n", sc, c[0], c[1], c[2]);
+  out << "\n";
 
   const auto& ac = r.anon_vma_clone;
   out << fmt::format("anon_vma_clone ({}): {} GFP_NOWAIT tries, {} failed, {} GFP_KERNEL retries after dropping the "

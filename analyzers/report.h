@@ -2,6 +2,7 @@
 // tests build on them); the text rendering is for people.
 #pragma once
 #include <cstdint>
+#include <array>
 #include <map>
 #include <ostream>
 #include <string>
@@ -77,6 +78,8 @@ struct LruDrainSummary {
   uint64_t calls_read = 0;
   uint64_t calls_write = 0;
   uint64_t works = 0;
+  // calls by the system call in their stack ("mbind", "migrate_pages", ...; "?" without one): none/read/write
+  std::map<std::string, std::array<uint64_t, 3>> by_syscall;
 };
 
 // anon_vma_clone, inferred from anon_vma_chain slab allocations whose call site is in anon_vma_clone. Since the

@@ -29,8 +29,8 @@ root=$work/root
 # /tmp stays on the (writable) initramfs root: a tmpfs there would hide binaries of a checkout under /tmp.
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,out,var/tmp}
 cp /bin/busybox "$root/bin/busybox"
-for f in "$static/holdscope" "$static"/tests/ka_* "$static/tests/live_tests"; do
-  [ -x "$f" ] || continue
+for f in "$static/holdscope" "$static"/tests/ka_* "$static/tests/live_tests" "$static"/workloads/*; do
+  [ -f "$f" ] && [ -x "$f" ] || continue
   mkdir -p "$root/$(dirname "$f")"
   cp "$f" "$root/$f"
   ln -sf "$f" "$root/bin/$(basename "$f")"

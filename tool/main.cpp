@@ -5,6 +5,7 @@
 #include "analyzers/recording.h"
 #include "tool/commands.h"
 #include "tool/doctor.h"
+#include "tool/scenario.h"
 #include "tool/vm.h"
 #include "tool/system_info.h"
 
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
                                                  "from bookworm-backports) into /var/cache/holdscope/kernels");
   fetch->add_option("series", fetch_series, "6.1 6.12")->required();
   kernels->require_subcommand(1);
+  ScenarioOptions sc;
+  auto* scenario = app.add_subcommand("scenario", "run a bundled workload reproducing a seed patch's scenario under "
+                                                  "tracing, and say whether its invariant holds, with the evidence");
+  scenario->add_option("name", sc.which, "migrate-prep, mbind-migrate, or all")->required();
+  scenario->add_option("--json", sc.json_path, "also write the verdicts and evidence as JSON");
+  scenario->add_flag("--fail-on-violation", sc.fail_on_violation, "exit 2 when an invariant is violated (for CI)");
+  scenario->add_flag("--quick", sc.quick, "small sizes, for tests");
   app.require_subcommand(0, 1);
 
   try {
@@ -86,6 +94,7 @@ int main(int argc, char** argv) {
     if (*doctor) return run_doctor(doctor_json);
     if (*diff) return run_diff(diff_a, diff_b, diff_json);
     if (*vmcmd) return run_vm(vm);
+    if (*scenario) return run_scenarios(sc);
     if (*fetch) return run_kernels_fetch(fetch_series);
     return run_live(live, live_rep);
   } catch (const ToolError& e) {

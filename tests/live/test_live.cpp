@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <grp.h>
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -436,4 +438,56 @@ TEST_CASE("known answer: anon_vma_clone tries every chain with GFP_NOWAIT first,
   CHECK(b["anon_vma_clone"]["gfp_kernel_retries"] == b["anon_vma_clone"]["nowait_failures"]);
   CHECK(b["anon_vma_clone"]["may_sleep_under_anon_vma_lock"] == 0);
   require_no_drops(b);
+}
+
+namespace {
+
+// (major, minor) of the running kernel.
+std::pair<int, int> kernel_version() {
+  struct utsname u;
+  uname(&u);
+  int major = 0, minor = 0;
+  sscanf(u.release, "%d.%d", &major, &minor);
+  return {major, minor};
+}
+
+}  // namespace
+
+TEST_CASE("scenarios: verdicts with real evidence, and the seed patches' known answers by kernel version") {
+  REQUIRE_LIVE();
+  std::string j = tmp("scenarios.json");
+  Run r = run(kHoldscope + " scenario all --quick --json " + j);
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  json all = json::parse(slurp(j))["scenarios"];
+  unlink(j.c_str());
+  std::map<std::string, json> by_name;
+  for (const auto& s : all) by_name[s["name"].get<std::string>()] = s;
+
+  // migrate-prep: drains really were issued, by each of the three syscalls' rounds, and none under mmap_lock
+  // (lru_cache_disable() comes before mmap_lock on 6.1, 6.12 and 6.18 alike).
+  const json& mp = by_name.at("migrate-prep");
+  INFO(mp.dump(1));
+  CHECK(mp["verdict"] == "holds");
+  CHECK(mp["evidence"]["drain_calls_without_lock"].get<uint64_t>() >= 1);
+  CHECK(mp["evidence"]["workload"]["mbind_calls"] == 20);
+  CHECK(mp["evidence"]["drain_calls_under_write"] == 0);
+
+  const json& mm = by_name.at("mbind-migrate");
+  INFO(mm.dump(1));
+  if (!exists("/sys/devices/system/node/node1")) {
+    CHECK(mm["verdict"] == "skipped: needs 2 NUMA nodes");
+    return;
+  }
+  // Pages really moved, and the victim really ran.
+  CHECK(mm["evidence"]["pages_migrated"].get<uint64_t>() >= 4096);
+  CHECK(mm["evidence"]["workload"]["victim_ops"].get<uint64_t>() > 0);
+  auto [major, minor] = kernel_version();
+  if (major < 6 || (major == 6 && minor < 7)) {
+    // Before 6.7 mbind holds mmap_lock for write across migrate_pages(): every target page is allocated under it.
+    CHECK(mm["verdict"] == "violated");
+    CHECK(mm["evidence"]["migration_allocations_under_write"].get<uint64_t>() >= 4096);
+  } else {
+    CHECK(mm["verdict"] == "holds");
+  }
 }

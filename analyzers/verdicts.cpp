@@ -1,0 +1,90 @@
+#include "analyzers/verdicts.h"
+
+namespace holdscope {
+
+namespace {
+
+uint64_t u(const nlohmann::json& j, const char* k) { return j.contains(k) && j[k].is_number() ? j[k].get<uint64_t>() : 0; }
+
+nlohmann::json top_frames(const nlohmann::json& stack, size_t n) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < stack.size() && i < n; i++) out.push_back(stack[i]);
+  return out;
+}
+
+// A frame of the migration machinery itself (where target pages are allocated), not a syscall entry like
+// kernel_migrate_pages: the name must be followed by its offset.
+bool is_migration_frame(const std::string& f) {
+  for (const char* p : {"migrate_pages+", "migrate_pages_batch+", "migrate_pages_sync+", "unmap_and_move+",
+                        "alloc_migration_target+", "alloc_migration_target_by_mpol+", "new_page+", "new_folio+"})
+    if (f.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+Verdict verdict_migrate_prep(const nlohmann::json& report, const nlohmann::json&, const nlohmann::json& stats) {
+  Verdict v;
+  const auto& d = report.at("lru_drains");
+  uint64_t none = u(d["calls"], "none"), read = u(d["calls"], "read"), write = u(d["calls"], "write");
+  v.evidence = {{"drain_calls_without_lock", none}, {"drain_calls_under_read", read}, {"drain_calls_under_write", write},
+                {"per_cpu_works", u(d, "works")}, {"by_syscall", d.value("by_syscall", nlohmann::json::object())},
+                {"workload", stats}};
+  if (read + write > 0) {
+    auto stacks = nlohmann::json::array();
+    for (const auto& s : report.value("sleeping_under_lock", nlohmann::json::array()))
+      if (s.value("kind", "") == "lru_drain") stacks.push_back({{"mode", s["mode"]}, {"stack", top_frames(s["stack"], 8)}});
+    v.evidence["violating_stacks"] = stacks;
+    v.verdict = "violated";
+  } else if (none > 0) {
+    v.verdict = "holds";
+  } else {
+    v.verdict = "inconclusive: no LRU drain was issued (no other CPU had pages pending)";
+  }
+  return v;
+}
+
+Verdict verdict_mbind_migrate(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats) {
+  Verdict v;
+  uint64_t under[2] = {0, 0};
+  auto stacks = nlohmann::json::array();
+  for (const auto& a : report.value("allocations_under_lock", nlohmann::json::array())) {
+    if (a.value("kind", "") != "page") continue;
+    bool migration = false;
+    for (const auto& f : a.value("stack", nlohmann::json::array())) migration |= is_migration_frame(f.get<std::string>());
+    if (!migration) continue;
+    bool write = a.value("mode", "") == "write";
+    under[write] += u(a, "count");
+    if (stacks.size() < 5) stacks.push_back({{"mode", a["mode"]}, {"count", a["count"]}, {"stack", top_frames(a["stack"], 10)}});
+  }
+  uint64_t migrated = u(vmstat, "pgmigrate_success");
+  v.evidence = {{"migration_allocations_under_write", under[1]},
+                {"migration_allocations_under_read", under[0]},
+                {"pages_migrated", migrated},
+                {"write_hold_max_ns", report["holds"]["write"].value("max_ns", 0)},
+                {"write_hold_p99_ns", report["holds"]["write"].value("p99_ns", 0)},
+                {"workload", stats}};
+  if (under[0] + under[1] > 0) {
+    v.evidence["violating_stacks"] = stacks;
+    v.verdict = "violated";
+  } else if (migrated > 0) {
+    v.verdict = "holds";
+  } else {
+    v.verdict = "inconclusive: no page was migrated";
+  }
+  return v;
+}
+
+nlohmann::json other_sleeping_work(const nlohmann::json& report) {
+  nlohmann::json out = {{"sleeping", nlohmann::json::array()}};
+  for (const auto& s : report.value("sleeping_under_lock", nlohmann::json::array()))
+    out["sleeping"].push_back({{"kind", s["kind"]}, {"mode", s["mode"]}, {"count", s["count"]},
+                               {"total_ns", s["total_ns"]}, {"stack", top_frames(s["stack"], 6)}});
+  uint64_t may_sleep[2] = {0, 0};
+  for (const auto& a : report.value("allocations_under_lock", nlohmann::json::array()))
+    if (a.value("may_sleep", false)) may_sleep[a.value("mode", "") == "write"] += u(a, "count");
+  out["may_sleep_allocations"] = {{"read", may_sleep[0]}, {"write", may_sleep[1]}};
+  return out;
+}
+
+}  // namespace holdscope

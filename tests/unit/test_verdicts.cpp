@@ -1,0 +1,68 @@
+#include <catch2/catch_test_macros.hpp>
+
+#include "analyzers/verdicts.h"
+
+using namespace holdscope;
+using nlohmann::json;
+
+namespace {
+
+json report_with_drains(uint64_t none, uint64_t read, uint64_t write) {
+  json sleeping = json::array();
+  if (write)
+    sleeping.push_back({{"kind", "lru_drain"}, {"mode", "write"}, {"count", write}, {"total_ns", 0},
+                        {"stack", {"lru_add_drain_all+0x12", "do_mbind+0x80", "__x64_sys_mbind+0x20"}}});
+  return {{"lru_drains", {{"calls", {{"none", none}, {"read", read}, {"write", write}}}, {"works", none + read + write},
+                          {"by_syscall", json::object()}}},
+          {"sleeping_under_lock", sleeping},
+          {"allocations_under_lock", json::array()},
+          {"holds", {{"write", {{"max_ns", 1000}, {"p99_ns", 900}}}}}};
+}
+
+json report_with_migration_allocs(uint64_t write_allocs) {
+  json r = report_with_drains(0, 0, 0);
+  if (write_allocs)
+    r["allocations_under_lock"].push_back(
+        {{"kind", "page"}, {"mode", "write"}, {"count", write_allocs}, {"may_sleep", true},
+         {"stack", {"__alloc_pages+0x1", "new_page+0x40", "migrate_pages_batch+0x2a0", "migrate_pages+0x1b4",
+                    "do_mbind+0x3c4", "__x64_sys_mbind+0x8b"}}});
+  // a fault's allocation inside the migrate_pages syscall is not a migration target
+  r["allocations_under_lock"].push_back({{"kind", "page"}, {"mode", "read"}, {"count", 3}, {"may_sleep", true},
+                                         {"stack", {"__alloc_pages+0x1", "kernel_migrate_pages+0x10"}}});
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("migrate-prep verdict: drains outside the lock hold, one under it violates, none is inconclusive") {
+  CHECK(verdict_migrate_prep(report_with_drains(12, 0, 0), {}, {}).verdict == "holds");
+  Verdict v = verdict_migrate_prep(report_with_drains(12, 0, 3), {}, {});
+  CHECK(v.verdict == "violated");
+  CHECK(v.evidence["drain_calls_under_write"] == 3);
+  REQUIRE(v.evidence["violating_stacks"].size() == 1);
+  CHECK(v.evidence["violating_stacks"][0]["stack"][1] == "do_mbind+0x80");
+  CHECK(verdict_migrate_prep(report_with_drains(0, 0, 0), {}, {}).verdict.rfind("inconclusive", 0) == 0);
+}
+
+TEST_CASE("mbind-migrate verdict: target pages under the write lock violate; migrated pages without them hold") {
+  Verdict bad = verdict_mbind_migrate(report_with_migration_allocs(8192), {{"pgmigrate_success", 8192}}, {});
+  CHECK(bad.verdict == "violated");
+  CHECK(bad.evidence["migration_allocations_under_write"] == 8192);
+  CHECK(bad.evidence["migration_allocations_under_read"] == 0);  // kernel_migrate_pages+ is not a migration frame
+  Verdict good = verdict_mbind_migrate(report_with_migration_allocs(0), {{"pgmigrate_success", 8192}},
+                                       {{"victim_max_ns", 100}});
+  CHECK(good.verdict == "holds");
+  CHECK(good.evidence["pages_migrated"] == 8192);
+  CHECK(good.evidence["workload"]["victim_max_ns"] == 100);
+  CHECK(verdict_mbind_migrate(report_with_migration_allocs(0), json::object(), {}).verdict ==
+        "inconclusive: no page was migrated");
+}
+
+TEST_CASE("other sleeping work is reported whatever the scenario") {
+  json r = report_with_drains(1, 0, 2);
+  r["allocations_under_lock"].push_back({{"kind", "slab"}, {"mode", "write"}, {"count", 5}, {"may_sleep", true}, {"stack", json::array()}});
+  json o = other_sleeping_work(r);
+  CHECK(o["sleeping"].size() == 1);
+  CHECK(o["may_sleep_allocations"]["write"] == 5);
+  CHECK(o["may_sleep_allocations"]["read"] == 0);
+}

@@ -1,0 +1,188 @@
+#include "tool/scenario.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "analyzers/analyzer.h"
+#include "analyzers/recording.h"
+#include "analyzers/verdicts.h"
+#include "tool/commands.h"
+#include "tool/system_info.h"
+
+namespace holdscope {
+
+namespace {
+
+using VerdictFn = Verdict (*)(const nlohmann::json&, const nlohmann::json&, const nlohmann::json&);
+
+struct ScenarioDef {
+  const char* name;
+  const char* seed;
+  const char* invariant;
+  const char* workload;
+  std::vector<std::string> args, quick_args;
+  int numa_nodes;
+  VerdictFn verdict;
+};
+
+const std::vector<ScenarioDef>& scenarios() {
+  static const std::vector<ScenarioDef> defs = {
+      {"migrate-prep", "000: mm: move migrate_prep out from under mmap_sem",
+       "no LRU drain (lru_add_drain_all / lru_cache_disable) is issued while the caller holds mmap_lock",
+       "migrate-prep", {"--rounds", "40"}, {"--rounds", "20"}, 1, verdict_migrate_prep},
+      {"mbind-migrate", "004: mempolicy: mmap_lock is not needed while migrating folios (6.7)",
+       "no migration target page is allocated while mmap_lock is held (mbind and migrate_pages(2))",
+       "mbind-migrate", {"--size", "64", "--rounds", "4"}, {"--size", "16", "--rounds", "2"}, 2, verdict_mbind_migrate},
+  };
+  return defs;
+}
+
+std::string self_dir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.find_last_of('/'));
+}
+
+std::map<std::string, int64_t> read_vmstat() {
+  std::map<std::string, int64_t> m;
+  std::ifstream in("/proc/vmstat");
+  std::string k;
+  int64_t v;
+  while (in >> k >> v) m[k] = v;
+  return m;
+}
+
+int numa_nodes() {
+  int n = 0;
+  for (int i = 0; i < 1024; i++)
+    if (access(("/sys/devices/system/node/node" + std::to_string(i)).c_str(), F_OK) == 0) n++;
+  return n;
+}
+
+std::string tmp_path(const std::string& what) {
+  return "/tmp/holdscope-scenario-" + std::to_string(getpid()) + "-" + what;
+}
+
+nlohmann::json run_one(const ScenarioDef& d, bool quick, int& failures) {
+  nlohmann::json out = {{"name", d.name}, {"seed", d.seed}, {"invariant", d.invariant}};
+  if (numa_nodes() < d.numa_nodes) {
+    out["verdict"] = fmt::format("skipped: needs {} NUMA nodes", d.numa_nodes);
+    return out;
+  }
+  std::string workload = self_dir() + "/workloads/" + d.workload;
+  if (access(workload.c_str(), X_OK) != 0) throw ToolError("workload " + workload + " is missing (build it first)");
+  std::string rec = tmp_path(std::string(d.name) + ".hsr"), stats_path = tmp_path(std::string(d.name) + ".stats");
+  RecordOptions ro;
+  ro.output = rec;
+  ro.quiet = true;
+  ro.command = {workload};
+  for (const auto& a : quick ? d.quick_args : d.args) ro.command.push_back(a);
+  ro.command.push_back("--stats");
+  ro.command.push_back(stats_path);
+  auto before = read_vmstat();
+  run_record(ro, ReportOptions{});
+  auto after = read_vmstat();
+  nlohmann::json vmstat = nlohmann::json::object();
+  for (const auto& [k, v] : after)
+    if (before.count(k) && v != before[k]) vmstat[k] = v - before[k];
+
+  std::ifstream in(rec, std::ios::binary);
+  RecordingReader reader(in);
+  Analyzer a(reader.context());
+  reader.for_each_event([&](const hs_event& e) { a.feed(e); });
+  nlohmann::json report = report_to_json(a.finish());
+  int exit_code = reader.context().command_exit;
+  in.close();
+  unlink(rec.c_str());
+  nlohmann::json stats = nlohmann::json::object();
+  std::ifstream sf(stats_path);
+  if (sf) stats = nlohmann::json::parse(sf, nullptr, false);
+  unlink(stats_path.c_str());
+  if (exit_code != 0) {
+    out["verdict"] = fmt::format("failed: the workload exited with status {}", exit_code);
+    failures++;
+    return out;
+  }
+  Verdict v = d.verdict(report, vmstat, stats);
+  out["verdict"] = v.verdict;
+  out["evidence"] = v.evidence;
+  out["other_sleeping_under_lock"] = other_sleeping_work(report);
+  out["kernel"] = report["kernel"];
+  out["drops"] = report["drops"];
+  return out;
+}
+
+void print_one(const nlohmann::json& s) {
+  std::cout << fmt::format("scenario {} (seed {})\n", s["name"].get<std::string>(), s["seed"].get<std::string>());
+  std::cout << fmt::format("  invariant: {}\n", s["invariant"].get<std::string>());
+  std::cout << fmt::format("  verdict:   {}\n", s["verdict"].get<std::string>());
+  if (s.contains("evidence")) {
+    std::cout << "  evidence:\n";
+    for (const auto& [k, v] : s["evidence"].items()) {
+      if (k == "violating_stacks" || k == "workload") continue;
+      std::cout << fmt::format("    {:<36} {}\n", k, v.dump());
+    }
+    if (s["evidence"].contains("workload"))
+      std::cout << fmt::format("    {:<36} {}\n", "workload figures", s["evidence"]["workload"].dump());
+    for (const auto& st : s["evidence"].value("violating_stacks", nlohmann::json::array())) {
+      std::cout << fmt::format("    broke it ({}):\n", st["mode"].get<std::string>());
+      for (const auto& f : st["stack"]) std::cout << "      " << f.get<std::string>() << "\n";
+    }
+  }
+  if (s.contains("other_sleeping_under_lock")) {
+    const auto& o = s["other_sleeping_under_lock"];
+    std::cout << fmt::format("  other sleeping work under mmap_lock: may-sleep allocations {} under read, {} under write",
+                             o["may_sleep_allocations"]["read"].get<uint64_t>(),
+                             o["may_sleep_allocations"]["write"].get<uint64_t>());
+    for (const auto& g : o["sleeping"])
+      std::cout << fmt::format("; {} under {} x{}", g["kind"].get<std::string>(), g["mode"].get<std::string>(),
+                               g["count"].get<uint64_t>());
+    std::cout << "\n";
+  }
+  std::cout << "\n";
+}
+
+}  // namespace
+
+std::vector<std::string> scenario_names() {
+  std::vector<std::string> n;
+  for (const auto& d : scenarios()) n.push_back(d.name);
+  return n;
+}
+
+int run_scenarios(const ScenarioOptions& o) {
+  require_root();
+  std::vector<const ScenarioDef*> chosen;
+  for (const auto& d : scenarios())
+    if (o.which == "all" || o.which == d.name) chosen.push_back(&d);
+  if (chosen.empty()) {
+    std::string names;
+    for (const auto& n : scenario_names()) names += " " + n;
+    throw ToolError("no scenario " + o.which + " (known:" + names + ", all)");
+  }
+  int failures = 0, violations = 0;
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto* d : chosen) {
+    nlohmann::json s = run_one(*d, o.quick, failures);
+    if (s["verdict"] == "violated") violations++;
+    print_one(s);
+    all.push_back(std::move(s));
+  }
+  if (!o.json_path.empty()) {
+    std::ofstream out(o.json_path);
+    out << nlohmann::json{{"scenarios", all}}.dump(2) << "\n";
+    if (!out) throw ToolError("cannot write " + o.json_path);
+  }
+  if (failures) return 1;
+  return o.fail_on_violation && violations ? 2 : 0;
+}
+
+}  // namespace holdscope

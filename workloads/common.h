@@ -1,0 +1,86 @@
+/* Shared by the workloads: argument parsing helpers, stall statistics, the stats file, Ctrl-C handling. */
+#ifndef HOLDSCOPE_WORKLOAD_COMMON_H
+#define HOLDSCOPE_WORKLOAD_COMMON_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int wl_stop;
+
+static inline void wl_on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&wl_stop, 1);
+}
+
+/* SIGINT/SIGTERM end the run early; each workload then restores what it changed and writes its stats. */
+static inline void wl_handle_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = wl_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static inline uint64_t wl_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Bounded stall record: a fixed array of samples (the victim's operation times); the oldest are kept. */
+#define WL_MAX_SAMPLES (1 << 20)
+struct wl_stalls {
+	uint64_t *ns;
+	size_t n;
+};
+
+static inline void wl_stall_add(struct wl_stalls *s, uint64_t ns)
+{
+	if (!s->ns)
+		s->ns = calloc(WL_MAX_SAMPLES, sizeof(uint64_t));
+	if (s->ns && s->n < WL_MAX_SAMPLES)
+		s->ns[s->n++] = ns;
+}
+
+static inline int wl_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Writes {"<prefix>_ops":N,"<prefix>_p99_ns":..,"<prefix>_max_ns":..} fields (no braces) to f. */
+static inline void wl_stall_json(FILE *f, const char *prefix, struct wl_stalls *s)
+{
+	uint64_t p99 = 0, max = 0;
+	if (s->n) {
+		qsort(s->ns, s->n, sizeof(uint64_t), wl_cmp_u64);
+		size_t rank = (s->n * 99 + 99) / 100;
+		p99 = s->ns[(rank ? rank : 1) - 1];
+		max = s->ns[s->n - 1];
+	}
+	fprintf(f, "\"%s_ops\": %zu, \"%s_p99_ns\": %llu, \"%s_max_ns\": %llu", prefix, s->n, prefix,
+		(unsigned long long)p99, prefix, (unsigned long long)max);
+}
+
+static inline int wl_numa_nodes(void)
+{
+	char path[64];
+	int n = 0;
+	for (int i = 0; i < 64; i++) {
+		snprintf(path, sizeof path, "/sys/devices/system/node/node%d", i);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+#endif
