@@ -29,7 +29,26 @@ void add_summary(std::map<std::string, double>& f, const std::string& prefix, co
 
 }  // namespace
 
+static std::map<std::string, double> single_report_figures(const nlohmann::json& r);
+
 std::map<std::string, double> report_figures(const nlohmann::json& r) {
+  if (!r.contains("scenarios")) return single_report_figures(r);
+  std::map<std::string, double> f;
+  for (const auto& s : r["scenarios"]) {
+    std::string name = s.value("name", "?") + ":";
+    if (s.contains("report"))
+      for (const auto& [k, v] : single_report_figures(s["report"])) f[name + k] = v;
+    const nlohmann::json ev = s.value("evidence", nlohmann::json::object());
+    for (const auto& [k, v] : ev.items())
+      if (v.is_number()) f[name + "evidence." + k] = v.get<double>();
+    if (ev.contains("workload"))
+      for (const auto& [k, v] : ev["workload"].items())
+        if (v.is_number()) f[name + "workload." + k] = v.get<double>();
+  }
+  return f;
+}
+
+static std::map<std::string, double> single_report_figures(const nlohmann::json& r) {
   std::map<std::string, double> f;
   for (const char* what : {"holds", "waits"})
     for (const char* mode : {"read", "write"})
@@ -68,6 +87,22 @@ DiffResult diff_reports(const std::vector<nlohmann::json>& a, const std::vector<
   if (!b.empty()) d.kernel_b = b[0].value("kernel", "");
   std::vector<std::map<std::string, double>> fa, fb;
   std::set<std::string> names;
+  auto verdicts_of = [](const nlohmann::json& r, std::map<std::string, std::vector<std::string>>& out) {
+    for (const auto& s : r.value("scenarios", nlohmann::json::array()))
+      out[s.value("name", "?")].push_back(s.value("verdict", "?"));
+  };
+  std::map<std::string, std::vector<std::string>> va, vb;
+  for (const auto& r : a) verdicts_of(r, va);
+  for (const auto& r : b) verdicts_of(r, vb);
+  std::set<std::string> scen;
+  for (const auto& [k, v] : va) scen.insert(k);
+  for (const auto& [k, v] : vb) scen.insert(k);
+  for (const auto& name : scen) {
+    VerdictChange c{name, va[name], vb[name], false};
+    std::set<std::string> sa(c.a.begin(), c.a.end()), sb(c.b.begin(), c.b.end());
+    c.changed = sa != sb;
+    d.verdicts.push_back(std::move(c));
+  }
   for (const auto& r : a) {
     fa.push_back(report_figures(r));
     for (const auto& [k, v] : fa.back()) names.insert(k);
@@ -101,6 +136,8 @@ DiffResult diff_reports(const std::vector<nlohmann::json>& a, const std::vector<
 nlohmann::json diff_to_json(const DiffResult& d) {
   nlohmann::json j = {{"kernel_a", d.kernel_a}, {"kernel_b", d.kernel_b}, {"runs_a", d.runs_a}, {"runs_b", d.runs_b},
                       {"method", "non-overlapping ranges; p = 2/C(nA+nB,nA) under exchangeable runs; significant if p <= 0.05"}};
+  auto& vs = j["verdicts"] = nlohmann::json::array();
+  for (const auto& v : d.verdicts) vs.push_back({{"scenario", v.scenario}, {"a", v.a}, {"b", v.b}, {"changed", v.changed}});
   auto& rows = j["figures"] = nlohmann::json::array();
   for (const auto& r : d.rows) {
     nlohmann::json change = std::isinf(r.change_pct) ? nlohmann::json(nullptr) : nlohmann::json(r.change_pct);
@@ -115,6 +152,16 @@ void render_diff(const DiffResult& d, std::ostream& out) {
   out << fmt::format("A: {} ({} run{})   B: {} ({} run{})\n", d.kernel_a, d.runs_a, d.runs_a == 1 ? "" : "s", d.kernel_b,
                      d.runs_b, d.runs_b == 1 ? "" : "s");
   out << "significance: * = ranges do not overlap and p = 2/C(nA+nB,nA) <= 0.05 (exchangeable runs)\n\n";
+  for (const auto& v : d.verdicts) {
+    auto join = [](const std::vector<std::string>& x) {
+      std::string s;
+      for (const auto& e : x) s += (s.empty() ? "" : ", ") + e;
+      return s;
+    };
+    out << fmt::format("  verdict {:<24} A: {:<20} B: {:<20}{}\n", v.scenario, join(v.a), join(v.b),
+                       v.changed ? "  CHANGED" : "");
+  }
+  if (!d.verdicts.empty()) out << "\n";
   out << fmt::format("  {:<44} {:>16} {:>16} {:>9}\n", "figure", "A", "B", "change");
   for (const auto& r : d.rows) {
     if (r.mean_a == 0 && r.mean_b == 0) continue;

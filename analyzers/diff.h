@@ -23,13 +23,22 @@ struct DiffRow {
   bool significant = false;
 };
 
+struct VerdictChange {
+  std::string scenario;
+  std::vector<std::string> a, b;  // one verdict per run
+  bool changed = false;
+};
+
 struct DiffResult {
   std::string kernel_a, kernel_b;
   size_t runs_a = 0, runs_b = 0;
   std::vector<DiffRow> rows;
+  std::vector<VerdictChange> verdicts;  // when the inputs are `holdscope scenario --json` outputs
 };
 
 // The comparable figures of one report, by stable name ("holds.write.p99_ns", "alloc.page.write.count", ...).
+// For a scenario output ({"scenarios": [...]}) each scenario's report figures, numeric evidence and workload figures,
+// prefixed "<scenario>:".
 std::map<std::string, double> report_figures(const nlohmann::json& report);
 DiffResult diff_reports(const std::vector<nlohmann::json>& a, const std::vector<nlohmann::json>& b);
 nlohmann::json diff_to_json(const DiffResult& d);

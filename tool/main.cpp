@@ -4,6 +4,7 @@
 
 #include "analyzers/recording.h"
 #include "tool/commands.h"
+#include "tool/compare.h"
 #include "tool/doctor.h"
 #include "tool/scenario.h"
 #include "tool/vm.h"
@@ -76,6 +77,16 @@ int main(int argc, char** argv) {
   scenario->add_option("--json", sc.json_path, "also write the verdicts and evidence as JSON");
   scenario->add_flag("--fail-on-violation", sc.fail_on_violation, "exit 2 when an invariant is violated (for CI)");
   scenario->add_flag("--quick", sc.quick, "small sizes, for tests");
+  CompareOptions cmp;
+  std::vector<std::string> cmp_what;
+  auto* compare = app.add_subcommand("compare", "run a scenario on two kernels in guests (2 NUMA nodes), --runs times "
+                                                "each, and print the diff: compare --kernels 6.1,6.12 scenario NAME");
+  compare->add_option("--kernels", cmp.kernels, "two kernels: 6.1,6.12 or vmlinuz paths")->required();
+  compare->add_option("--runs", cmp.runs, "runs per kernel (4 lets differences reach significance)")->capture_default_str();
+  compare->add_option("--json", cmp.json_path, "also write the comparison as JSON");
+  compare->add_option("--timeout", cmp.timeout_s, "seconds per guest run")->capture_default_str();
+  compare->add_flag("--quick", cmp.quick, "small scenario sizes");
+  compare->add_option("what", cmp_what, "scenario NAME|all")->required()->expected(2);
   app.require_subcommand(0, 1);
 
   try {
@@ -95,6 +106,11 @@ int main(int argc, char** argv) {
     if (*diff) return run_diff(diff_a, diff_b, diff_json);
     if (*vmcmd) return run_vm(vm);
     if (*scenario) return run_scenarios(sc);
+    if (*compare) {
+      if (cmp_what.size() != 2 || cmp_what[0] != "scenario") throw ToolError("usage: compare --kernels A,B scenario NAME|all");
+      cmp.scenario = cmp_what[1];
+      return run_compare(cmp);
+    }
     if (*fetch) return run_kernels_fetch(fetch_series);
     return run_live(live, live_rep);
   } catch (const ToolError& e) {

@@ -117,6 +117,7 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, int& failures) {
   out["other_sleeping_under_lock"] = other_sleeping_work(report);
   out["kernel"] = report["kernel"];
   out["drops"] = report["drops"];
+  out["report"] = std::move(report);  // the whole report, so runs on two kernels can be diffed figure by figure
   return out;
 }
 

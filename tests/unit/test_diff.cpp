@@ -72,3 +72,26 @@ TEST_CASE("diff: overlapping runs, or too few runs, are not significant") {
     CHECK(out.str().find("alloc.page.write.count") != std::string::npos);
   }
 }
+
+TEST_CASE("diff of scenario outputs: per-scenario figures and a changed verdict") {
+  auto scen = [](const std::string& verdict, double under_write, double victim_max) {
+    return json{{"scenarios", json::array({{{"name", "mbind-migrate"},
+                                            {"verdict", verdict},
+                                            {"evidence", {{"migration_allocations_under_write", under_write},
+                                                          {"workload", {{"victim_max_ns", victim_max}}}}},
+                                            {"report", report("k", 1e6, under_write, 1)}}})}};
+  };
+  std::vector<json> a, b;
+  for (int i = 0; i < 4; i++) a.push_back(scen("violated", 8192 + i, 5e8 + i));
+  for (int i = 0; i < 4; i++) b.push_back(scen("holds", 0, 3e7 + i));
+  auto d = diff_reports(a, b);
+  REQUIRE(d.verdicts.size() == 1);
+  CHECK(d.verdicts[0].changed);
+  CHECK(d.verdicts[0].a == std::vector<std::string>(4, "violated"));
+  CHECK(row(d, "mbind-migrate:evidence.migration_allocations_under_write").significant);
+  CHECK(row(d, "mbind-migrate:workload.victim_max_ns").significant);
+  CHECK(row(d, "mbind-migrate:alloc.page.write.count").change_pct == -100.0);
+  std::ostringstream out;
+  holdscope::render_diff(d, out);
+  CHECK(out.str().find("CHANGED") != std::string::npos);
+}
