@@ -97,7 +97,7 @@ const std::string kHoldscope = HOLDSCOPE_BIN;
 const std::string kVmas = KA_VMAS_BIN;
 const std::string kContend = KA_CONTEND_BIN;
 const std::string kReclaim = KA_RECLAIM_BIN;
-const std::string kDrain = KA_DRAIN_BIN;
+const std::string kMigratePrep = MIGRATE_PREP_BIN;
 const std::string kFork = KA_FORK_BIN;
 
 json record_json(const std::string& cmd_and_args, const std::string& tag, const std::string& opts = "") {
@@ -354,7 +354,7 @@ TEST_CASE("sleeping work: memcg reclaim under the read lock while MAP_POPULATE f
 TEST_CASE("LRU drains from mbind, migrate_pages and move_pages are seen, and none under mmap_lock (migrate_prep fix)") {
   REQUIRE_LIVE();
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) SKIP("needs 2 CPUs: a drain is only queued to another CPU");
-  json j = record_json(kDrain + " 20", "drain");
+  json j = record_json(kMigratePrep + " --rounds 20", "drain");
   INFO(j["lru_drains"].dump());
   CHECK(j["lru_drains"]["calls"]["none"].get<uint64_t>() >= 1);
   CHECK(j["lru_drains"]["works"].get<uint64_t>() >= j["lru_drains"]["calls"]["none"].get<uint64_t>());
