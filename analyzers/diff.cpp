@@ -83,8 +83,13 @@ DiffResult diff_reports(const std::vector<nlohmann::json>& a, const std::vector<
   DiffResult d;
   d.runs_a = a.size();
   d.runs_b = b.size();
-  if (!a.empty()) d.kernel_a = a[0].value("kernel", "");
-  if (!b.empty()) d.kernel_b = b[0].value("kernel", "");
+  auto kernel_of = [](const nlohmann::json& r) -> std::string {
+    if (r.contains("kernel")) return r.value("kernel", "");
+    const auto& s = r.value("scenarios", nlohmann::json::array());
+    return s.empty() ? "" : s[0].value("kernel", "");
+  };
+  if (!a.empty()) d.kernel_a = kernel_of(a[0]);
+  if (!b.empty()) d.kernel_b = kernel_of(b[0]);
   std::vector<std::map<std::string, double>> fa, fb;
   std::set<std::string> names;
   auto verdicts_of = [](const nlohmann::json& r, std::map<std::string, std::vector<std::string>>& out) {
@@ -162,11 +167,13 @@ void render_diff(const DiffResult& d, std::ostream& out) {
                        v.changed ? "  CHANGED" : "");
   }
   if (!d.verdicts.empty()) out << "\n";
-  out << fmt::format("  {:<44} {:>16} {:>16} {:>9}\n", "figure", "A", "B", "change");
+  size_t w = 6;
+  for (const auto& r : d.rows) w = std::max(w, r.figure.size());
+  out << fmt::format("  {:<{}} {:>16} {:>16} {:>9}\n", "figure", w, "A", "B", "change");
   for (const auto& r : d.rows) {
     if (r.mean_a == 0 && r.mean_b == 0) continue;
     std::string change = std::isinf(r.change_pct) ? "new" : fmt::format("{:+.1f}%", r.change_pct);
-    out << fmt::format("  {:<44} {:>16.0f} {:>16.0f} {:>9} {}\n", r.figure, r.mean_a, r.mean_b, change,
+    out << fmt::format("  {:<{}} {:>16.0f} {:>16.0f} {:>9} {}\n", r.figure, w, r.mean_a, r.mean_b, change,
                        r.significant ? "*" : "");
   }
 }
