@@ -127,6 +127,7 @@ struct Analyzer::Impl {
   std::vector<WaitRecord> longest_waits;
   std::map<AllocKey, AllocAgg> allocs;
   std::map<SleepKey, SleepAgg> sleeps;
+  std::map<std::tuple<std::string, std::string, bool>, std::pair<uint64_t, uint64_t>> blocked_by;
   Report r;
 
   Impl(const TraceContext& c, AnalyzerOptions o) : ctx(c), opts(o) {}
@@ -274,6 +275,11 @@ struct Analyzer::Impl {
         auto& p = procs[e.tgid];
         (write ? wait_w : wait_r).add(d);
         (write ? p.wait_w : p.wait_r).add(d);
+        for (const auto& h : t.wait->holders) {
+          auto& b = blocked_by[{comm_of(e.pid), h.comm, h.write}];
+          b.first++;
+          b.second += d;
+        }
         keep_longest(longest_waits, WaitRecord{ref(e, write), e.mm, rel(t.wait->start), d, t.wait->holders});
       }
       t.wait.reset();
@@ -504,6 +510,10 @@ struct Analyzer::Impl {
     std::sort(longest_waits.begin(), longest_waits.end(), by_duration);
     r.longest_holds = std::move(longest_holds);
     r.longest_waits = std::move(longest_waits);
+    for (const auto& [k, v] : blocked_by)
+      r.waits_blocked_by.push_back(BlockedBy{std::get<0>(k), std::get<1>(k), std::get<2>(k) ? "write" : "read", v.first, v.second});
+    std::sort(r.waits_blocked_by.begin(), r.waits_blocked_by.end(),
+              [](const BlockedBy& a, const BlockedBy& b) { return a.total_ns > b.total_ns; });
 
     for (const auto& [k, a] : allocs) {
       AllocGroup g;

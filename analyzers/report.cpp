@@ -83,6 +83,10 @@ nlohmann::json report_to_json(const Report& r) {
                   {"duration_ns", w.duration_ns},
                   {"holders", holders}});
   }
+  auto& bb = j["waits_blocked_by"] = nlohmann::json::array();
+  for (const auto& b : r.waits_blocked_by)
+    bb.push_back({{"waiter", b.waiter}, {"holder", b.holder}, {"holder_mode", b.holder_mode}, {"count", b.count},
+                  {"total_ns", b.total_ns}});
   auto& al = j["allocations_under_lock"] = nlohmann::json::array();
   for (const auto& a : r.allocations) {
     nlohmann::json g = {{"kind", a.kind},   {"mode", a.mode},           {"gfp", a.gfp},
@@ -171,6 +175,14 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
     if (w.holders.empty()) out << " (nobody seen)";
     for (const auto& h : w.holders) out << fmt::format(" {}[{}]/{}", h.comm, h.tid, h.write ? "write" : "read");
     out << "\n";
+  }
+  out << "\n";
+
+  out << "who waited behind whom (all waits; a wait behind two holders counts for both)\n";
+  for (size_t i = 0; i < r.waits_blocked_by.size() && i < top; i++) {
+    const auto& b = r.waits_blocked_by[i];
+    out << fmt::format("  {:<16} behind {:<16} ({:<5}) {:>7} waits, total {:>10}\n", b.waiter, b.holder, b.holder_mode,
+                       b.count, dur(b.total_ns));
   }
   out << "\n";
 

@@ -42,6 +42,16 @@ struct WaitRecord {
   std::vector<TaskRef> holders;  // tasks that held the same mmap_lock at some point while it waited
 };
 
+// Who waited behind whom, over the whole trace: every successful wait is charged to each task seen holding the
+// lock during it (so a wait behind two holders counts for both).
+struct BlockedBy {
+  std::string waiter;  // comm
+  std::string holder;  // comm
+  std::string holder_mode;
+  uint64_t count = 0;
+  uint64_t total_ns = 0;
+};
+
 struct ProcessStats {
   uint32_t tgid = 0;
   std::string comm;
@@ -120,6 +130,7 @@ struct Report {
   std::vector<ProcessStats> processes;  // by total hold time, descending
   std::vector<HoldRecord> longest_holds;
   std::vector<WaitRecord> longest_waits;
+  std::vector<BlockedBy> waits_blocked_by;  // by total wait time, descending
   std::vector<AllocGroup> allocations;  // by count, descending
   std::vector<SleepGroup> sleeping;     // by total time, then count
   LruDrainSummary lru_drains;

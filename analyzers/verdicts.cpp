@@ -75,6 +75,30 @@ Verdict verdict_mbind_migrate(const nlohmann::json& report, const nlohmann::json
   return v;
 }
 
+Verdict verdict_anon_vma_clone(const nlohmann::json& report, const nlohmann::json&, const nlohmann::json& stats) {
+  Verdict v;
+  const auto& a = report.at("anon_vma_clone");
+  uint64_t tries = u(a, "nowait_attempts"), failed = u(a, "nowait_failures"), retries = u(a, "gfp_kernel_retries"),
+           bad = u(a, "may_sleep_under_anon_vma_lock");
+  uint64_t reclaims = 0;
+  for (const auto& s : report.value("sleeping_under_lock", nlohmann::json::array()))
+    if (s.value("kind", "") == "direct_reclaim") reclaims += u(s, "count");
+  v.evidence = {{"mode", a.value("mode", "inferred")}, {"nowait_attempts", tries}, {"nowait_failures", failed},
+                {"gfp_kernel_retries", retries}, {"may_sleep_under_anon_vma_lock", bad},
+                {"direct_reclaims_under_mmap_lock", reclaims}, {"workload", stats}};
+  if (bad > 0) {
+    v.evidence["violating_stacks"] = nlohmann::json::array();
+    for (const auto& st : a.value("may_sleep_stacks", nlohmann::json::array()))
+      v.evidence["violating_stacks"].push_back({{"mode", "anon_vma lock"}, {"stack", top_frames(st, 8)}});
+    v.verdict = "violated";
+  } else if (failed > 0) {
+    v.verdict = "holds";
+  } else {
+    v.verdict = "inconclusive: no GFP_NOWAIT try failed, so the retry path was never exercised";
+  }
+  return v;
+}
+
 nlohmann::json other_sleeping_work(const nlohmann::json& report) {
   nlohmann::json out = {{"sleeping", nlohmann::json::array()}};
   for (const auto& s : report.value("sleeping_under_lock", nlohmann::json::array()))

@@ -1,5 +1,7 @@
 #include "tool/scenario.h"
 
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -29,6 +31,7 @@ struct ScenarioDef {
   std::vector<std::string> args, quick_args;
   int numa_nodes;
   VerdictFn verdict;
+  bool needs_disk_tmp = false;  // reclaimable page cache in /var/tmp (not tmpfs/ramfs)
 };
 
 const std::vector<ScenarioDef>& scenarios() {
@@ -36,6 +39,10 @@ const std::vector<ScenarioDef>& scenarios() {
       {"migrate-prep", "000: mm: move migrate_prep out from under mmap_sem",
        "no LRU drain (lru_add_drain_all / lru_cache_disable) is issued while the caller holds mmap_lock",
        "migrate-prep", {"--rounds", "40"}, {"--rounds", "20"}, 1, verdict_migrate_prep},
+      {"anon-vma-clone", "002: mm: avoid anon_vma_chain allocation under anon_vma lock",
+       "nothing allocated while the anon_vma lock is held may sleep: GFP_NOWAIT first, GFP_KERNEL only after dropping it",
+       "anon-vma-clone", {"--limit", "32", "--file", "128", "--forks", "300"},
+       {"--limit", "32", "--file", "128", "--forks", "200"}, 1, verdict_anon_vma_clone, true},
       {"mbind-migrate", "004: mempolicy: mmap_lock is not needed while migrating folios (6.7)",
        "no migration target page is allocated while mmap_lock is held (mbind and migrate_pages(2))",
        "mbind-migrate", {"--size", "64", "--rounds", "4"}, {"--size", "16", "--rounds", "2"}, 2, verdict_mbind_migrate},
@@ -75,6 +82,11 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, int& failures) {
   nlohmann::json out = {{"name", d.name}, {"seed", d.seed}, {"invariant", d.invariant}};
   if (numa_nodes() < d.numa_nodes) {
     out["verdict"] = fmt::format("skipped: needs {} NUMA nodes", d.numa_nodes);
+    return out;
+  }
+  struct statfs fs;
+  if (d.needs_disk_tmp && (statfs("/var/tmp", &fs) != 0 || fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)) {
+    out["verdict"] = "skipped: needs a disk-backed /var/tmp (reclaimable page cache to keep the memory cgroup full)";
     return out;
   }
   std::string workload = self_dir() + "/workloads/" + d.workload;

@@ -17,28 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char cg[256], file[256];
-static char parent_procs[256];
+#include "memcg.h"
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
+static char file[256];
 
 static void cleanup(void)
 {
-	char pid[32];
-	snprintf(pid, sizeof pid, "%d\n", getpid());
-	if (cg[0]) {
-		write_str(parent_procs, pid);
-		rmdir(cg);
-		cg[0] = 0;
-	}
+	memcg_cleanup();
 	if (file[0]) {
 		unlink(file);
 		file[0] = 0;
@@ -50,47 +35,6 @@ static void on_signal(int sig)
 	cleanup();
 	signal(sig, SIG_DFL);
 	raise(sig);
-}
-
-/* cgroup v2 with the memory controller, else v1's memory hierarchy. */
-static int make_cgroup(long limit_mib)
-{
-	char limit[64], path[300], pid[32];
-	struct stat st;
-	const char *v2 = "/sys/fs/cgroup";
-	const char *v1 = "/sys/fs/cgroup/memory";
-	const char *limit_file;
-	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0) {
-		snprintf(cg, sizeof cg, "%s/holdscope-ka-%d", v2, getpid());
-		snprintf(parent_procs, sizeof parent_procs, "%s/cgroup.procs", v2);
-		write_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-		limit_file = "memory.max";
-	} else if (stat(v1, &st) == 0) {
-		snprintf(cg, sizeof cg, "%s/holdscope-ka-%d", v1, getpid());
-		snprintf(parent_procs, sizeof parent_procs, "%s/cgroup.procs", v1);
-		limit_file = "memory.limit_in_bytes";
-	} else {
-		fprintf(stderr, "ka_reclaim: no memory cgroup controller found\n");
-		return -1;
-	}
-	if (mkdir(cg, 0755) && errno != EEXIST) {
-		perror("mkdir cgroup");
-		cg[0] = 0;
-		return -1;
-	}
-	snprintf(limit, sizeof limit, "%ld\n", limit_mib << 20);
-	snprintf(path, sizeof path, "%s/%s", cg, limit_file);
-	if (write_str(path, limit)) {
-		perror("cgroup limit");
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/cgroup.procs", cg);
-	snprintf(pid, sizeof pid, "%d\n", getpid());
-	if (write_str(path, pid)) {
-		perror("cgroup.procs");
-		return -1;
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -120,7 +64,7 @@ int main(int argc, char **argv)
 	fsync(fd);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 
-	if (make_cgroup(limit))
+	if (memcg_enter("ka-reclaim", limit))
 		return 1;
 	lseek(fd, 0, SEEK_SET);
 	while (read(fd, buf, sizeof buf) > 0)

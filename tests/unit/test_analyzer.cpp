@@ -163,6 +163,12 @@ TEST_CASE("a wait names the task that held the lock meanwhile") {
   CHECK(w.holders[0].write);
   CHECK(r.waits.read.max_ns == us(491));
   CHECK(r.longest_holds[0].duration_ns == us(499));
+  REQUIRE(r.waits_blocked_by.size() == 1);
+  CHECK(r.waits_blocked_by[0].waiter == "victim");
+  CHECK(r.waits_blocked_by[0].holder == "worker");
+  CHECK(r.waits_blocked_by[0].holder_mode == "write");
+  CHECK(r.waits_blocked_by[0].count == 1);
+  CHECK(r.waits_blocked_by[0].total_ns == us(491));
 }
 
 TEST_CASE("events out of timestamp order across CPUs give the same report as ordered ones") {

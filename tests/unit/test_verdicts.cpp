@@ -66,3 +66,21 @@ TEST_CASE("other sleeping work is reported whatever the scenario") {
   CHECK(o["may_sleep_allocations"]["write"] == 5);
   CHECK(o["may_sleep_allocations"]["read"] == 0);
 }
+
+TEST_CASE("anon-vma-clone verdict: failed NOWAIT tries retried outside the lock hold; a may-sleep try under it violates") {
+  auto rep = [](uint64_t tries, uint64_t failed, uint64_t retries, uint64_t bad) {
+    json st = bad ? json::array({json::array({"kmem_cache_alloc+0x1", "anon_vma_clone+0x50", "anon_vma_fork+0x2a"})})
+                  : json::array();
+    return json{{"anon_vma_clone", {{"mode", "inferred"}, {"nowait_attempts", tries}, {"nowait_failures", failed},
+                                    {"gfp_kernel_retries", retries}, {"may_sleep_under_anon_vma_lock", bad},
+                                    {"may_sleep_stacks", st}}},
+                {"sleeping_under_lock", json::array()}};
+  };
+  Verdict ok = verdict_anon_vma_clone(rep(400000, 150, 150, 0), {}, {});
+  CHECK(ok.verdict == "holds");
+  CHECK(ok.evidence["nowait_failures"] == 150);
+  Verdict bad = verdict_anon_vma_clone(rep(0, 0, 0, 4000), {}, {});
+  CHECK(bad.verdict == "violated");
+  CHECK(bad.evidence["violating_stacks"][0]["stack"][1] == "anon_vma_clone+0x50");
+  CHECK(verdict_anon_vma_clone(rep(400000, 0, 0, 0), {}, {}).verdict.rfind("inconclusive", 0) == 0);
+}
