@@ -81,8 +81,11 @@ int main(int argc, char **argv)
 	for (long i = 0; fd >= 0 && i < file_mib && !atomic_load(&wl_stop); i++)
 		if (write(fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
 			break;
-	if (fd >= 0)
+	/* Clean pages only: dirty page cache cannot be reclaimed before writeback, and the cgroup would OOM. */
+	if (fd >= 0) {
+		fsync(fd);
 		close(fd);
+	}
 	/* Two readers keep the charge counter pinned at the limit, so that a charge which cannot reclaim meets it. */
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
@@ -90,14 +93,9 @@ int main(int argc, char **argv)
 
 	long page = sysconf(_SC_PAGESIZE);
 	char *base = (char *)0x330000000000UL;
-	for (long i = 0; i < vmas; i++) {
-		char *p = mmap(base + i * 2 * page, page, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-		if (p == MAP_FAILED) {
-			perror("mmap");
-			return 1;
-		}
-		*p = 1;
+	if (wl_map_separate_vmas(base, vmas, 1)) {
+		perror("mmap");
+		return 1;
 	}
 	long forked = 0;
 	pid_t child = fork();

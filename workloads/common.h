@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static atomic_int wl_stop;
@@ -69,6 +70,22 @@ static inline void wl_stall_json(FILE *f, const char *prefix, struct wl_stalls *
 	}
 	fprintf(f, "\"%s_ops\": %zu, \"%s_p99_ns\": %llu, \"%s_max_ns\": %llu", prefix, s->n, prefix,
 		(unsigned long long)p99, prefix, (unsigned long long)max);
+}
+
+/* Maps n one-page anonymous VMAs at base, one page apart so that no two can merge, and writes to each (giving it an
+ * anon_vma) when touch is set. Returns 0, or -1 with errno set. */
+static inline int wl_map_separate_vmas(char *base, long n, int touch)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	for (long i = 0; i < n; i++) {
+		char *p = mmap(base + i * 2 * page, page, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED)
+			return -1;
+		if (touch)
+			*p = 1;
+	}
+	return 0;
 }
 
 static inline int wl_numa_nodes(void)

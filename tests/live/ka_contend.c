@@ -7,6 +7,8 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +20,24 @@ static char *region;
 static size_t region_len;
 static long flips;
 static atomic_int done;
+static atomic_long waiter_ops;
+
+/* Holder and waiter on different CPUs, so that the waiter's mmap() really runs while mprotect() holds the lock. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu % sysconf(_SC_NPROCESSORS_ONLN), &set);
+	sched_setaffinity(0, sizeof set, &set);
+}
 
 static void *holder(void *arg)
 {
 	(void)arg;
 	prctl(PR_SET_NAME, "ka-holder");
+	pin(1);
+	while (atomic_load(&waiter_ops) == 0)
+		sched_yield();
 	for (long i = 0; i < flips; i++) {
 		if (mprotect(region, region_len, (i % 2) ? PROT_READ | PROT_WRITE : PROT_READ)) {
 			perror("mprotect");
@@ -37,6 +52,7 @@ static void *waiter(void *arg)
 {
 	(void)arg;
 	prctl(PR_SET_NAME, "ka-waiter");
+	pin(0);
 	while (!atomic_load(&done)) {
 		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED) {
@@ -44,6 +60,7 @@ static void *waiter(void *arg)
 			exit(1);
 		}
 		munmap(p, 4096);
+		atomic_fetch_add(&waiter_ops, 1);
 	}
 	return NULL;
 }

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -18,16 +20,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	long m = atol(argv[1]), f = atol(argv[2]);
-	long page = sysconf(_SC_PAGESIZE);
-	char *base = (char *)0x310000000000UL;
-	for (long i = 0; i < m; i++) {
-		char *p = mmap(base + i * 2 * page, page, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-		if (p == MAP_FAILED) {
-			perror("mmap");
-			return 1;
-		}
-		*p = 1;
+	if (wl_map_separate_vmas((char *)0x310000000000UL, m, 1)) {
+		perror("mmap");
+		return 1;
 	}
 	for (long i = 0; i < f; i++) {
 		pid_t pid = fork();

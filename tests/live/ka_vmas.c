@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common.h"
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -25,13 +27,9 @@ int main(int argc, char **argv)
 	long page = sysconf(_SC_PAGESIZE);
 	/* A fixed area far from the heap, stack and libraries, so no VMA lands beside another one. */
 	char *base = (char *)0x300000000000UL;
-	for (long i = 0; i < n; i++) {
-		void *p = mmap(base + i * 2 * page, page, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-		if (p == MAP_FAILED) {
-			perror("mmap");
-			return 1;
-		}
+	if (wl_map_separate_vmas(base, n, 0)) {
+		perror("mmap");
+		return 1;
 	}
 	for (long i = 0; i < n; i++)
 		base[i * 2 * page] = 1;
