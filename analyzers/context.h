@@ -2,6 +2,7 @@
 // turn raw values (stack ids, cache pointers, gfp bits, tids) into names.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -31,6 +32,14 @@ struct KernelCounters {
   uint64_t events = 0;
 };
 
+// How one attach point was observed in this trace.
+struct AttachPointInfo {
+  std::string name;
+  std::string mode;  // "direct" | "inferred" | "unavailable"
+  std::string why;
+  std::vector<std::string> functions;  // direct: bracketed by fentry/fexit
+};
+
 struct TraceContext {
   std::string kernel;
   std::string hostname;
@@ -47,6 +56,9 @@ struct TraceContext {
   std::unordered_map<uint64_t, CacheInfo> caches;
   std::unordered_map<uint32_t, TaskName> comms;
   uint64_t lru_drain_fn = 0;
+  std::vector<AttachPointInfo> attach_points;
+  std::vector<std::string> fn_slots;             // HS_EV_FN_* arg -> kernel function
+  std::map<int64_t, std::string> collapse_status;  // khugepaged scan result names, from the kernel's print format
 };
 
 }  // namespace holdscope

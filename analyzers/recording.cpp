@@ -106,6 +106,12 @@ std::string context_to_json(const TraceContext& c) {
   j["counters"] = {{"ringbuf", c.counters.ringbuf},         {"task_map_full", c.counters.task_map_full},
                    {"stack", c.counters.stack},             {"held_overflow", c.counters.held_overflow},
                    {"scope_map_full", c.counters.scope_map_full}, {"events", c.counters.events}};
+  auto& aps = j["attach_points"] = nlohmann::json::array();
+  for (const auto& a : c.attach_points)
+    aps.push_back({{"name", a.name}, {"mode", a.mode}, {"why", a.why}, {"functions", a.functions}});
+  j["fn_slots"] = c.fn_slots;
+  auto& cs = j["collapse_status"] = nlohmann::json::array();
+  for (const auto& [v, n] : c.collapse_status) cs.push_back({v, n});
   auto& gfp = j["gfp_flags"] = nlohmann::json::array();
   for (const auto& [v, n] : c.gfp.flags()) gfp.push_back({v, n});
   auto& syms = j["symbols"] = nlohmann::json::array();
@@ -137,6 +143,11 @@ TraceContext context_from_json(const std::string& text) {
     c.counters.held_overflow = k.at("held_overflow");
     c.counters.scope_map_full = k.at("scope_map_full");
     c.counters.events = k.at("events");
+    for (const auto& a : j.value("attach_points", nlohmann::json::array()))
+      c.attach_points.push_back({a.at("name"), a.at("mode"), a.at("why"), a.at("functions")});
+    c.fn_slots = j.value("fn_slots", std::vector<std::string>{});
+    for (const auto& x : j.value("collapse_status", nlohmann::json::array()))
+      c.collapse_status[x.at(0).get<int64_t>()] = x.at(1).get<std::string>();
     std::vector<std::pair<uint64_t, std::string>> gfp;
     for (const auto& f : j.at("gfp_flags")) gfp.emplace_back(f.at(0).get<uint64_t>(), f.at(1).get<std::string>());
     c.gfp = GfpTable(std::move(gfp));

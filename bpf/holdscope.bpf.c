@@ -21,15 +21,23 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u8 filter_targets = 0;   /* 0: whole system; 1: only targets (tgids) and their mms */
 const volatile __u8 stack_on_acquire = 1;
 const volatile __u64 lru_drain_fn = 0;    /* address of lru_add_drain_per_cpu from /proc/kallsyms */
+/* Per fentry/fexit slot: whether its function's first argument is the mm it works on (collapse_huge_page), and whether
+ * every entry takes a stack (rare functions) rather than only entries under mmap_lock. */
+const volatile __u8 slot_arg0_mm[HS_FN_SLOTS] = {};
+const volatile __u8 slot_stack_always[HS_FN_SLOTS] = {};
 
 /* Flipped by user space once every program is attached, so a run starts at one instant for all tracepoints. */
 volatile __u32 hs_enabled = 0;
 
+/* A task has an entry while anything about it decides what to stream: a held mmap_lock, an open fentry bracket, or a
+ * slow-path episode whose closing allocation is still to come. One lookup thus filters every allocator event. */
 struct task_state {
 	__u64 held_mm[HS_MAX_HELD];
 	__u8 held_write[HS_MAX_HELD];
 	__u8 nheld;
-	__u8 pad[3];
+	__u8 inside;    /* open fentry brackets */
+	__u8 slow_open; /* direct reclaim or compaction began; the allocation that follows closes it */
+	__u8 pad;
 };
 
 struct target {
@@ -105,6 +113,35 @@ static __always_inline void count(__u32 idx)
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 	if (v)
 		(*v)++;
+}
+
+static __always_inline struct task_state *state_of(__u32 tid, bool create)
+{
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (st || !create)
+		return st;
+	struct task_state zero = {};
+	if (bpf_map_update_elem(&task_states, &tid, &zero, BPF_NOEXIST) == 0)
+		return bpf_map_lookup_elem(&task_states, &tid);
+	count(HS_CNT_TASK_MAP_FULL);
+	return NULL;
+}
+
+/* Entries go as soon as nothing about the task matters, so the map holds only tasks active right now. */
+static __always_inline void forget_if_idle(__u32 tid, struct task_state *st)
+{
+	if (st->nheld == 0 && st->inside == 0 && !st->slow_open)
+		bpf_map_delete_elem(&task_states, &tid);
+}
+
+/* 0: no mmap_lock, 1: read, 2: write (the strongest held). */
+static __always_inline __u8 lock_mode(struct task_state *st)
+{
+	__u8 m = 0;
+	for (int i = 0; i < HS_MAX_HELD; i++)
+		if (st->held_mm[i])
+			m = st->held_write[i] ? 2 : (m ? m : 1);
+	return m;
 }
 
 static __always_inline struct hs_event *reserve(__u16 type)
@@ -211,14 +248,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	bool downgrade = false;
 
 	if (success) {
-		struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
-		if (!st) {
-			struct task_state zero = {};
-			if (bpf_map_update_elem(&task_states, &tid, &zero, BPF_NOEXIST) == 0)
-				st = bpf_map_lookup_elem(&task_states, &tid);
-			else
-				count(HS_CNT_TASK_MAP_FULL);
-		}
+		struct task_state *st = state_of(tid, true);
 		if (st) {
 			int slot = -1;
 			/* mmap_write_downgrade emits acquire_returned(write=false) while the write hold is ours. */
@@ -280,8 +310,7 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 				break;
 			}
 		}
-		if (st->nheld == 0)
-			bpf_map_delete_elem(&task_states, &tid);
+		forget_if_idle(tid, st);
 	}
 	struct hs_event *e = reserve(HS_EV_LOCK_RELEASED);
 	if (!e)
@@ -292,7 +321,8 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 	return 0;
 }
 
-/* The filter every allocator and reclaim event goes through: one lookup, nothing else, unless under the lock. */
+/* The filter every allocator and reclaim event goes through: one lookup, nothing else, unless the task holds the lock,
+ * is inside an observed function or in a slow-path episode. */
 static __always_inline bool holding(void)
 {
 	if (!hs_enabled)
@@ -301,11 +331,30 @@ static __always_inline bool holding(void)
 	return bpf_map_lookup_elem(&task_states, &tid) != NULL;
 }
 
+/* Outside any lock, only the traced processes count (the whole system when not filtering). */
+static __always_inline bool task_in_scope(void)
+{
+	if (!filter_targets)
+		return true;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
 SEC("tp/kmem/mm_page_alloc")
 int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 {
-	if (!holding())
+	if (!hs_enabled)
 		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	/* Huge pages are streamed whatever the lock state: where khugepaged allocates them relative to mmap_lock is
+	 * the question of the khugepaged section, and the answer since the fix is "with no lock held". */
+	if (!st && ctx->order < HS_HUGE_ORDER)
+		return 0;
+	if (st && st->slow_open) {
+		st->slow_open = 0;
+		forget_if_idle(tid, st);
+	}
 	struct hs_event *e = reserve(HS_EV_PAGE_ALLOC);
 	if (!e)
 		return 0;
@@ -365,9 +414,28 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 	return 0;
 }
 
+/* Direct reclaim and direct compaction happen only in the allocator's slow path: they open an episode that the task's
+ * next page allocation closes, so the slow path is seen (inferred) whether or not a lock is held. */
+static __always_inline bool open_slow_path(void)
+{
+	if (!hs_enabled)
+		return false;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (!st) {
+		if (!task_in_scope())
+			return false;
+		st = state_of(tid, true);
+		if (!st)
+			return false;
+	}
+	st->slow_open = 1;
+	return true;
+}
+
 static __always_inline int reclaim_begin(struct trace_event_raw_mm_vmscan_direct_reclaim_begin_template *ctx, __u8 memcg)
 {
-	if (!holding())
+	if (memcg ? !holding() : !open_slow_path())
 		return 0;
 	struct hs_event *e = reserve(HS_EV_RECLAIM_BEGIN);
 	if (!e)
@@ -430,6 +498,20 @@ int hs_compact_begin(void *ctx)
 	return 0;
 }
 
+SEC("tp/compaction/mm_compaction_try_to_compact_pages")
+int hs_compact_try(struct trace_event_raw_mm_compaction_try_to_compact_pages *ctx)
+{
+	if (!open_slow_path())
+		return 0;
+	struct hs_event *e = reserve(HS_EV_COMPACT_TRY);
+	if (!e)
+		return 0;
+	e->order = ctx->order;
+	e->arg = ctx->gfp_mask;
+	submit(e);
+	return 0;
+}
+
 SEC("tp/compaction/mm_compaction_end")
 int hs_compact_end(struct trace_event_raw_mm_compaction_end *ctx)
 {
@@ -463,6 +545,109 @@ int hs_queue_work(struct trace_event_raw_workqueue_queue_work *ctx)
 	submit(e);
 	return 0;
 }
+
+/* khugepaged works on other processes' mms: scope by mm. */
+SEC("tp/huge_memory/mm_collapse_huge_page")
+int hs_collapse(struct trace_event_raw_mm_collapse_huge_page *ctx)
+{
+	if (!hs_enabled)
+		return 0;
+	__u64 mm = (__u64)ctx->mm;
+	if (!in_scope(mm))
+		return 0;
+	struct hs_event *e = reserve(HS_EV_COLLAPSE);
+	if (!e)
+		return 0;
+	e->mm = mm;
+	e->arg = ctx->status;
+	e->flag = ctx->isolated != 0;
+	submit(e);
+	return 0;
+}
+
+SEC("tp/huge_memory/mm_khugepaged_scan_pmd")
+int hs_scan_pmd(struct trace_event_raw_mm_khugepaged_scan_pmd *ctx)
+{
+	if (!hs_enabled)
+		return 0;
+	__u64 mm = (__u64)ctx->mm;
+	if (!in_scope(mm))
+		return 0;
+	struct hs_event *e = reserve(HS_EV_SCAN_PMD);
+	if (!e)
+		return 0;
+	e->mm = mm;
+	e->arg = ctx->status;
+	submit(e);
+	return 0;
+}
+
+/* Direct mode: generic fentry/fexit slots. The loader points each used slot at a kernel function
+ * (bpf_program__set_attach_target) and leaves the others unloaded, so one object serves every kernel. */
+static __always_inline int fn_entry(__u64 *ctx, int slot)
+{
+	if (!hs_enabled)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 mm = 0;
+	if (slot_arg0_mm[slot])
+		bpf_get_func_arg(ctx, 0, &mm);
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (!st) {
+		if (!task_in_scope() && !(mm && bpf_map_lookup_elem(&target_mms, &mm)))
+			return 0;
+		st = state_of(tid, true);
+		if (!st)
+			return 0;
+	}
+	if (st->inside < 255)
+		st->inside++;
+	__u8 mode = lock_mode(st);
+	struct hs_event *e = reserve(HS_EV_FN_ENTRY);
+	if (!e)
+		return 0;
+	e->arg = slot;
+	e->mm = mm;
+	e->flag = mode;
+	if (mode || slot_stack_always[slot])
+		e->stack_id = stack_of(ctx);
+	submit(e);
+	return 0;
+}
+
+static __always_inline int fn_exit(__u64 *ctx, int slot)
+{
+	if (!hs_enabled)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (!st || st->inside == 0)
+		return 0; /* entered before tracing began, or out of scope */
+	st->inside--;
+	forget_if_idle(tid, st);
+	__u64 ret = 0;
+	bpf_get_func_ret(ctx, &ret);
+	struct hs_event *e = reserve(HS_EV_FN_EXIT);
+	if (!e)
+		return 0;
+	e->arg = slot;
+	e->arg2 = ret;
+	submit(e);
+	return 0;
+}
+
+#define HS_FN_SLOT(n)                                                                                                  \
+	SEC("fentry") int hs_fentry_##n(__u64 *ctx) { return fn_entry(ctx, n); }                                       \
+	SEC("fexit") int hs_fexit_##n(__u64 *ctx) { return fn_exit(ctx, n); }
+
+HS_FN_SLOT(0)
+HS_FN_SLOT(1)
+HS_FN_SLOT(2)
+HS_FN_SLOT(3)
+HS_FN_SLOT(4)
+HS_FN_SLOT(5)
+HS_FN_SLOT(6)
+HS_FN_SLOT(7)
 
 SEC("raw_tp/sched_process_fork")
 int hs_fork(struct bpf_raw_tracepoint_args *ctx)

@@ -16,6 +16,8 @@
 #define HS_MAX_STACK_DEPTH 48
 #define HS_CACHE_NAME_LEN 32
 #define HS_STACK_ID_ALT 0x40000000 /* the id is in the second stack map */
+#define HS_FN_SLOTS 8              /* kernel functions observed directly (fentry/fexit), numbered by the loader */
+#define HS_HUGE_ORDER 9            /* PMD-sized pages: streamed whatever the lock state, for the khugepaged section */
 
 enum hs_event_type {
 	HS_EV_LOCK_START = 1,   /* mmap_lock_start_locking: mm, write */
@@ -30,6 +32,11 @@ enum hs_event_type {
 	HS_EV_COMPACT_END = 10, /* mm_compaction_end: arg=status */
 	HS_EV_LRU_DRAIN = 11,   /* workqueue_queue_work of lru_add_drain_per_cpu: order=target cpu, stack */
 	HS_EV_TASK_EXIT = 12,   /* sched_process_exit of a task that had lock state */
+	HS_EV_FN_ENTRY = 13,    /* fentry: arg=slot, mm=first argument when it is an mm, flag=lock held (0/1/2), stack */
+	HS_EV_FN_EXIT = 14,     /* fexit: arg=slot, arg2=return value */
+	HS_EV_COMPACT_TRY = 15, /* mm_compaction_try_to_compact_pages (direct compaction): order, arg=gfp */
+	HS_EV_COLLAPSE = 16,    /* mm_collapse_huge_page: mm, arg=status, flag=isolated */
+	HS_EV_SCAN_PMD = 17,    /* mm_khugepaged_scan_pmd: mm, arg=status */
 };
 
 struct hs_event {

@@ -158,10 +158,15 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   ctx.command = ro.command;
   if (const Symbol* s = kallsyms.by_name("lru_add_drain_per_cpu")) ctx.lru_drain_fn = s->addr;
 
+  ctx.collapse_status = read_symbolic_names(tracefs, "huge_memory/mm_collapse_huge_page", "status");
+
   TracerOptions to = ro.tracer;
   to.filter_targets = !ro.command.empty();
   to.lru_drain_fn = ctx.lru_drain_fn;
+  to.kallsyms = &kallsyms;
   Tracer tracer(to);
+  for (const auto& c : tracer.attach_choices()) ctx.attach_points.push_back({c.name, c.mode, c.why, c.functions});
+  ctx.fn_slots = tracer.slot_functions();
   if (!ro.quiet) {
     size_t on = 0;
     std::string off;
@@ -171,8 +176,9 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
       else
         off += " " + p.target + " (" + p.why + ")";
     }
-    std::cerr << "holdscope: " << on << " tracepoint programs attached" << (off.empty() ? "" : "; not attached:") << off
-              << "\n";
+    std::cerr << "holdscope: " << on << " programs attached" << (off.empty() ? "" : "; not attached:") << off << "\n";
+    for (const auto& c : tracer.attach_choices())
+      std::cerr << "holdscope: " << c.name << ": " << c.mode << " (" << c.why << ")\n";
   }
 
   std::optional<Child> child;

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "tool/attach_plan.h"
 #include "tool/fentry_probe.h"
 #include "tool/probes.h"
 #include "tool/system_info.h"
@@ -27,17 +28,6 @@ std::string lockdown_state() {
   if (!std::getline(in, line)) return "unknown (no /sys/kernel/security/lockdown)";
   auto a = line.find('['), b = line.find(']');
   return a != std::string::npos && b != std::string::npos ? line.substr(a + 1, b - a - 1) : line;
-}
-
-// The kallsyms name of a function: exact, or the compiler's clone (foo.constprop.0, foo.isra.0, ...).
-std::string kallsyms_name(const SymbolTable& syms, const std::string& fn) {
-  std::string clone;
-  for (const auto& s : syms.symbols()) {
-    if (s.name == fn) return fn;
-    if (clone.empty() && s.name.size() > fn.size() && s.name.compare(0, fn.size(), fn) == 0 && s.name[fn.size()] == '.')
-      clone = s.name;
-  }
-  return clone;
 }
 
 void mute_libbpf() {
@@ -93,34 +83,14 @@ int run_doctor(const std::string& json_path) {
   } catch (const ToolError&) {
   }
   auto& aps = j["attach_points"] = nlohmann::json::array();
-  for (const auto& ap : attach_points()) {
-    nlohmann::json a = {{"name", ap.name}};
-    auto& fns = a["functions"] = nlohmann::json::array();
-    std::string direct_via;
-    for (const auto& fn : ap.functions) {
-      FentryProbe p = root ? probe_fentry(vmlinux, fn, kallsyms_name(syms, fn)) : FentryProbe{fn, false, "", false, "needs root"};
-      if (root && p.in_btf == false && p.why.empty()) p.why = "not in this kernel";
-      fns.push_back({{"name", fn}, {"btf", p.in_btf}, {"symbol", p.symbol}, {"fentry", p.attachable}, {"why", p.why}});
-      if (p.attachable && direct_via.empty()) direct_via = fn;
-    }
-    bool inferred_ok = true;
-    auto& itp = a["inferred_tracepoints"] = nlohmann::json::array();
-    for (const auto& t : ap.tracepoints) {
-      auto colon = t.find(':');
-      bool ok = tp_available(t.substr(0, colon), t.substr(colon + 1));
-      inferred_ok &= ok;
-      itp.push_back({{"name", t}, {"available", ok}});
-    }
-    if (!direct_via.empty()) {
-      a["mode"] = "direct";
-      a["why"] = "fentry attaches to " + direct_via;
-    } else if (inferred_ok) {
-      a["mode"] = "inferred";
-      a["why"] = "fentry unavailable (" + fns[0]["why"].get<std::string>() + "); inferred from " + ap.inferred_from;
-    } else {
-      a["mode"] = "unavailable";
-      a["why"] = "neither fentry nor the tracepoints inference needs";
-    }
+  std::map<std::string, std::string> auto_all;
+  for (const auto& c : plan_attach_points(vmlinux, syms, tracefs, auto_all, root)) {
+    nlohmann::json a = {{"name", c.name}, {"mode", c.mode}, {"why", c.why}, {"functions", nlohmann::json::array()},
+                        {"inferred_tracepoints", nlohmann::json::array()}};
+    for (const auto& p : c.probes)
+      a["functions"].push_back({{"name", p.function}, {"btf", p.in_btf}, {"symbol", p.symbol}, {"fentry", p.attachable},
+                                {"why", p.why}});
+    for (const auto& [t, ok] : c.tracepoints) a["inferred_tracepoints"].push_back({{"name", t}, {"available", ok}});
     aps.push_back(std::move(a));
   }
   if (vmlinux) btf__free(vmlinux);

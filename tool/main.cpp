@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "analyzers/recording.h"
+#include "tool/attach_plan.h"
 #include "tool/commands.h"
 #include "tool/compare.h"
 #include "tool/doctor.h"
@@ -23,6 +24,11 @@ int main(int argc, char** argv) {
   app.add_option("--json", live_rep.json_path, "also write the report as JSON to this file");
   app.add_option("--top", live_rep.top, "rows per table, and longest holds and waits kept")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "print libbpf's messages");
+  std::string live_mode = "auto", rec_mode = "auto";
+  const char* mode_help = "per attach point (lru_drain, khugepaged, anon_vma_clone, alloc_slowpath): direct "
+                          "(fentry/fexit), inferred (tracepoints) or auto (direct where the kernel allows); one mode "
+                          "for all, or POINT=MODE,...";
+  app.add_option("--mode", live_mode, mode_help)->capture_default_str();
 
   RecordOptions rec;
   ReportOptions rec_rep;
@@ -38,6 +44,7 @@ int main(int argc, char** argv) {
   record->add_flag("--no-acquire-stacks", [&](int64_t) { rec.tracer.acquire_stacks = false; },
                    "do not capture the kernel stack of each mmap_lock acquisition (cheaper)");
   record->add_flag("-q,--quiet", rec.quiet, "no progress messages");
+  record->add_option("--mode", rec_mode, mode_help)->capture_default_str();
   record->add_option("command", rec.command, "-- CMD ARGS...");
 
   std::string report_path;
@@ -100,6 +107,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    live.tracer.modes = parse_mode_request(live_mode);
+    rec.tracer.modes = parse_mode_request(rec_mode);
     if (*record) return run_record(rec, rec_rep);
     if (*report) return run_report(report_path, rep);
     if (*doctor) return run_doctor(doctor_json);

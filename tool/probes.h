@@ -1,6 +1,7 @@
 // What holdscope attaches to: the tracepoints of the core trace, and the kernel functions of the four attach points
 // that can be observed directly (fentry/fexit) where the kernel allows it, or inferred from tracepoints where not.
 #pragma once
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -32,32 +33,51 @@ inline constexpr TracepointSpec kTracepoints[] = {
     {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true},
     {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
     {"hs_rename", "task", "task_rename", "tracepoint", false},
+    {"hs_compact_try", "compaction", "mm_compaction_try_to_compact_pages", "tracepoint", false},
+    {"hs_collapse", "huge_memory", "mm_collapse_huge_page", "tracepoint", false},
+    {"hs_scan_pmd", "huge_memory", "mm_khugepaged_scan_pmd", "tracepoint", false},
 };
 
 struct AttachPointSpec {
   const char* name;
-  std::vector<std::string> functions;     // direct mode: fentry/fexit on any of these (first found wins per role)
+  // Direct mode brackets the first set whose first function fentry can attach to, with every function of that set
+  // that attaches (a static function may be inlined or renamed: later sets are the fallbacks).
+  std::vector<std::vector<std::string>> function_sets;
   std::vector<std::string> tracepoints;   // inferred mode needs these ("category:name")
   const char* inferred_from;              // how inferred mode sees it, in words
+  std::vector<std::string> functions() const {
+    std::vector<std::string> out;
+    for (const auto& set : function_sets)
+      for (const auto& f : set)
+        if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+    return out;
+  }
 };
+
+// Functions whose first argument is the struct mm_struct * they work on.
+inline bool first_arg_is_mm(const std::string& fn) {
+  return fn == "collapse_huge_page" || fn == "hpage_collapse_scan_pmd";
+}
 
 inline const std::vector<AttachPointSpec>& attach_points() {
   static const std::vector<AttachPointSpec> points = {
       {"lru_drain",
-       {"lru_add_drain_all", "lru_cache_disable"},
+       {{"lru_add_drain_all", "lru_cache_disable"}, {"lru_cache_disable"}},
        {"workqueue:workqueue_queue_work"},
        "workqueue_queue_work of lru_add_drain_per_cpu, attributed to the queuing task's mmap_lock state"},
       {"khugepaged",
-       {"collapse_huge_page", "madvise_collapse", "hpage_collapse_scan_pmd", "khugepaged_scan_mm_slot"},
+       {{"collapse_huge_page"},
+        {"hpage_collapse_scan_pmd", "madvise_collapse"},
+        {"khugepaged_scan_mm_slot", "madvise_collapse"}},
        {"huge_memory:mm_collapse_huge_page", "huge_memory:mm_khugepaged_scan_pmd"},
        "huge_memory collapse tracepoints plus the khugepaged thread's mmap_lock events on the target mm"},
       {"anon_vma_clone",
-       {"anon_vma_clone", "anon_vma_fork"},
+       {{"anon_vma_clone", "anon_vma_fork"}},
        {"kmem:kmem_cache_alloc"},
        "anon_vma_chain slab allocations whose call site lies in anon_vma_clone: gfp, and NULL for a failed NOWAIT try"},
       {"alloc_slowpath",
-       {"__alloc_pages_slowpath"},
-       {"vmscan:mm_vmscan_direct_reclaim_begin", "compaction:mm_compaction_begin"},
+       {{"__alloc_pages_slowpath"}},
+       {"vmscan:mm_vmscan_direct_reclaim_begin", "compaction:mm_compaction_try_to_compact_pages"},
        "direct reclaim and compaction events, and the gfp of the allocation that follows"},
   };
   return points;

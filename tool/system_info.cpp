@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 namespace holdscope {
@@ -51,6 +52,22 @@ GfpTable read_gfp_table(const std::string& tracefs) {
   while (std::getline(in, line))
     if (line.rfind("print fmt:", 0) == 0) return GfpTable::from_print_fmt(line);
   throw ToolError("cannot read the gfp flag table from " + tracefs + "/events/kmem/mm_page_alloc/format");
+}
+
+std::map<int64_t, std::string> read_symbolic_names(const std::string& tracefs, const std::string& event,
+                                                   const std::string& field) {
+  std::map<int64_t, std::string> out;
+  std::ifstream in(tracefs + "/events/" + event + "/format");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("print fmt:", 0) != 0) continue;
+    auto at = line.find("__print_symbolic(REC->" + field);
+    if (at == std::string::npos) break;
+    static const std::regex pair(R"re(\{\s*(-?\d+)\s*,\s*"([^"]*)"\s*\})re");
+    for (std::sregex_iterator it(line.begin() + at, line.end(), pair), end; it != end; ++it)
+      out[std::stoll((*it)[1])] = (*it)[2];
+  }
+  return out;
 }
 
 SymbolTable read_kallsyms() {

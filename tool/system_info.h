@@ -1,6 +1,7 @@
 // What the tool reads from the running system: tracefs, kallsyms, the gfp table, the kernel release. Each failure is
 // a one-line std::runtime_error that main() prints as is.
 #pragma once
+#include <map>
 #include <string>
 
 #include "analyzers/gfp.h"
@@ -19,6 +20,9 @@ bool tracepoint_exists(const std::string& tracefs, const std::string& category, 
 std::string vmlinux_btf_path();
 GfpTable read_gfp_table(const std::string& tracefs);
 SymbolTable read_kallsyms();
+// The value names of a __print_symbolic() field in an event's print format (empty when there is none).
+std::map<int64_t, std::string> read_symbolic_names(const std::string& tracefs, const std::string& event,
+                                                   const std::string& field);
 std::string kernel_release();
 std::string host_name();
 uint64_t monotonic_ns();

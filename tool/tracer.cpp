@@ -1,6 +1,7 @@
 #include "tool/tracer.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
@@ -80,6 +81,8 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
     plan_.push_back(std::move(pl));
   }
 
+  plan_direct_programs(btf);
+
   skel_->rodata->filter_targets = opts_.filter_targets;
   skel_->rodata->stack_on_acquire = opts_.acquire_stacks;
   skel_->rodata->lru_drain_fn = opts_.lru_drain_fn;
@@ -90,6 +93,44 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
 }
 
 Tracer::~Tracer() = default;
+
+// Points one fentry and one fexit slot at each function of the attach points that run direct; unused slots stay
+// unloaded, so the object loads where fentry is forbidden.
+void Tracer::plan_direct_programs(const std::string& btf_path) {
+  struct btf* vmlinux = btf__parse(btf_path.c_str(), nullptr);
+  SymbolTable none;
+  try {
+    attach_ = plan_attach_points(vmlinux, opts_.kallsyms ? *opts_.kallsyms : none, tracefs_root(), opts_.modes, true);
+  } catch (...) {
+    btf__free(vmlinux);
+    throw;
+  }
+  btf__free(vmlinux);
+  for (int slot = 0; slot < HS_FN_SLOTS; slot++) {
+    for (const char* kind : {"hs_fentry_", "hs_fexit_"}) {
+      auto* prog = bpf_object__find_program_by_name(skel_->obj, (kind + std::to_string(slot)).c_str());
+      if (!prog) throw ToolError("BPF object lacks its fentry/fexit slots");
+      bpf_program__set_autoload(prog, false);
+    }
+  }
+  for (const auto& c : attach_) {
+    if (c.mode != "direct") continue;
+    for (const auto& fn : c.functions) {
+      int slot = static_cast<int>(slots_.size());
+      if (slot >= HS_FN_SLOTS) throw ToolError("more directly observed functions than fentry slots");
+      for (const char* kind : {"hs_fentry_", "hs_fexit_"}) {
+        auto* prog = bpf_object__find_program_by_name(skel_->obj, (kind + std::to_string(slot)).c_str());
+        if (bpf_program__set_attach_target(prog, 0, fn.c_str()))
+          throw ToolError("cannot target " + fn + " with fentry: " + libbpf_last_messages());
+        bpf_program__set_autoload(prog, true);
+      }
+      skel_->rodata->slot_arg0_mm[slot] = first_arg_is_mm(fn);
+      skel_->rodata->slot_stack_always[slot] = c.name == "lru_drain" || c.name == "khugepaged";
+      slots_.push_back(fn);
+      plan_.push_back(ProbePlan{"hs_fentry_" + std::to_string(slot), fn, "fentry/fexit", false, true, {}});
+    }
+  }
+}
 
 void Tracer::add_target(pid_t tgid) {
   uint32_t key = static_cast<uint32_t>(tgid);

@@ -4,13 +4,16 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "analyzers/context.h"
+#include "analyzers/symbols.h"
 #include "bpf/holdscope_events.h"
+#include "tool/attach_plan.h"
 
 struct holdscope_bpf;
 struct ring_buffer;
@@ -19,6 +22,8 @@ namespace holdscope {
 
 struct TracerOptions {
   bool filter_targets = false;  // trace only target processes, their children and their mms
+  std::map<std::string, std::string> modes;  // per attach point: auto | direct | inferred
+  const SymbolTable* kallsyms = nullptr;     // for the names of renamed functions in the attach plan
   bool acquire_stacks = true;
   uint32_t ringbuf_mb = 16;
   uint64_t lru_drain_fn = 0;
@@ -45,6 +50,9 @@ class Tracer {
   Tracer& operator=(const Tracer&) = delete;
 
   const std::vector<ProbePlan>& plan() const { return plan_; }
+  const std::vector<AttachChoice>& attach_choices() const { return attach_; }
+  // Kernel function bracketed by each fentry/fexit slot, in slot order.
+  const std::vector<std::string>& slot_functions() const { return slots_; }
   void add_target(pid_t tgid);
   // Attaches everything, then opens the gate in one step so all tracepoints start together.
   void start(EventFn fn);
@@ -59,6 +67,7 @@ class Tracer {
 
  private:
   static int on_sample(void* ctx, void* data, size_t len);
+  void plan_direct_programs(const std::string& btf_path);
   struct SkelDeleter {
     void operator()(holdscope_bpf* s) const;
   };
@@ -69,6 +78,8 @@ class Tracer {
   std::unique_ptr<holdscope_bpf, SkelDeleter> skel_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   std::vector<ProbePlan> plan_;
+  std::vector<AttachChoice> attach_;
+  std::vector<std::string> slots_;
   EventFn fn_;
   std::unordered_set<int32_t> stack_ids_;
   std::unordered_set<uint64_t> call_sites_;
