@@ -1,5 +1,7 @@
 #include "analyzers/analyzer.h"
 
+#include "analyzers/attach_tracker.h"
+
 #include <algorithm>
 #include <optional>
 #include <string_view>
@@ -48,6 +50,7 @@ struct TaskState {
   std::optional<Timed> reclaim;
   std::optional<Timed> compaction;
   uint64_t last_drain_ts = 0;
+  uint32_t last_drain_cpu = 0;
   int last_drain_mode = -1;
   bool clone_retry_due = false;  // a NOWAIT anon_vma_chain try in anon_vma_clone failed: a GFP_KERNEL retry may follow
   // Nothing in flight: the entry can go, so per-task state stays proportional to tasks active at once.
@@ -129,8 +132,14 @@ struct Analyzer::Impl {
   std::map<SleepKey, SleepAgg> sleeps;
   std::map<std::tuple<std::string, std::string, bool>, std::pair<uint64_t, uint64_t>> blocked_by;
   Report r;
+  AttachTracker tracker;
 
-  Impl(const TraceContext& c, AnalyzerOptions o) : ctx(c), opts(o) {}
+  Impl(const TraceContext& c, AnalyzerOptions o)
+      : ctx(c),
+        opts(o),
+        tracker(c, r,
+                TrackerHooks{[this](int32_t id) { return stack_of(id); }, [this](int32_t id) { return syscall_of(id); },
+                             [this](uint32_t tid) { return comm_of(tid); }}) {}
 
   static uint64_t seen_key(uint32_t tid, uint64_t mm) { return mm * 1000003ull ^ tid; }
 
@@ -187,6 +196,7 @@ struct Analyzer::Impl {
 
   void end_hold(const hs_event& e, const Hold& h, uint64_t end) {
     uint64_t d = end - std::min<uint64_t>(end, h.start);
+    tracker.on_hold(e.pid, h.mm, h.write, h.start, end);
     auto& p = procs[e.tgid];
     if (h.write) {
       hold_w.add(d);
@@ -281,6 +291,7 @@ struct Analyzer::Impl {
           b.second += d;
         }
         keep_longest(longest_waits, WaitRecord{ref(e, write), e.mm, rel(t.wait->start), d, t.wait->holders});
+        tracker.on_wait(e.pid, e.mm, write, t.wait->start, e.ts);
       }
       t.wait.reset();
     } else if (seen.count(seen_key(e.pid, e.mm))) {
@@ -357,7 +368,7 @@ struct Analyzer::Impl {
   }
 
   void on_alloc(const hs_event& e) {
-    if (is_clone_chain_alloc(e)) on_clone_alloc(e);
+    if (!tracker.direct(kAnonVmaClone) && is_clone_chain_alloc(e)) on_clone_alloc(e);
     int mode = mode_of(e.pid);
     if (mode == 0) return;  // the kernel's view said held, ours says not: ordering at a hold's edge; not under lock
     AllocKey k{0, mode == 2, 0, {}, e.arg, e.stack_id};
@@ -411,15 +422,19 @@ struct Analyzer::Impl {
     int mode = mode_of(e.pid);
     auto& t = tasks[e.pid];
     r.lru_drains.works++;
-    bool same_call = t.last_drain_mode == mode && e.ts - std::min<uint64_t>(e.ts, t.last_drain_ts) < kDrainBurstNs;
+    // One lru_add_drain_all queues its works in ascending CPU order (for_each_online_cpu) within microseconds: a
+    // work for a CPU at or below the previous one starts the next call.
+    bool same_call = t.last_drain_mode == mode && e.ts - std::min<uint64_t>(e.ts, t.last_drain_ts) < kDrainBurstNs &&
+                     e.order > t.last_drain_cpu;
     t.last_drain_ts = e.ts;
+    t.last_drain_cpu = e.order;
     t.last_drain_mode = mode;
     if (mode != 0) {
       auto& a = sleeps[SleepKey{2, mode, false, e.stack_id}];
       a.works++;
       if (!same_call) a.count++;
     }
-    if (same_call) return;
+    if (same_call || tracker.direct(kLruDrain)) return;  // direct mode counts calls from the fentry brackets
     (mode == 0 ? r.lru_drains.calls_none : mode == 1 ? r.lru_drains.calls_read : r.lru_drains.calls_write)++;
     r.lru_drains.by_syscall[syscall_of(e.stack_id)][mode]++;
   }
@@ -442,6 +457,7 @@ struct Analyzer::Impl {
   void process(const hs_event& e) {
     if (e.ts < last_processed) r.drops.out_of_order++;
     last_processed = std::max<uint64_t>(last_processed, e.ts);
+    if (e.type > HS_EV_LOCK_RELEASED) tracker.on_event(e, mode_of(e.pid));
     switch (e.type) {
       case HS_EV_LOCK_START: on_start(e); break;
       case HS_EV_LOCK_ACQUIRED: on_acquired(e); break;
@@ -455,6 +471,11 @@ struct Analyzer::Impl {
       case HS_EV_COMPACT_END: on_timed_end(e, false); break;
       case HS_EV_LRU_DRAIN: on_drain(e); break;
       case HS_EV_TASK_EXIT: on_exit(e); break;
+      case HS_EV_FN_ENTRY:
+      case HS_EV_FN_EXIT:
+      case HS_EV_COMPACT_TRY:
+      case HS_EV_COLLAPSE:
+      case HS_EV_SCAN_PMD: break;  // the attach tracker's alone
       default: r.drops.unmatched++; break;  // an event type this analyzer does not know
     }
   }
@@ -551,6 +572,7 @@ struct Analyzer::Impl {
     r.drops.map_full = ctx.counters.task_map_full + ctx.counters.scope_map_full;
     r.drops.stack = ctx.counters.stack;
     r.drops.held_overflow = ctx.counters.held_overflow;
+    tracker.finish();
     return std::move(r);
   }
 };
@@ -559,7 +581,7 @@ Analyzer::Analyzer(const TraceContext& ctx, AnalyzerOptions opts) : impl_(std::m
 Analyzer::~Analyzer() = default;
 void Analyzer::feed(const hs_event& e) { impl_->feed(e); }
 Report Analyzer::finish() { return impl_->finish(); }
-size_t Analyzer::tracked_tasks() const { return impl_->tasks.size(); }
+size_t Analyzer::tracked_tasks() const { return impl_->tasks.size() + impl_->tracker.tracked(); }
 size_t Analyzer::tracked_locks() const { return impl_->holders_by_mm.size() + impl_->waiters_by_mm.size(); }
 
 Report analyze(const TraceContext& ctx, const std::vector<hs_event>& events, AnalyzerOptions opts) {

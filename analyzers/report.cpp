@@ -46,6 +46,132 @@ void stack_lines(std::ostream& out, const std::vector<std::string>& stack, size_
   for (size_t i = 0; i < stack.size() && i < depth; i++) out << indent << stack[i] << "\n";
 }
 
+nlohmann::json by_lock_json(const std::array<uint64_t, 3>& a) {
+  return {{"none", a[0]}, {"read", a[1]}, {"write", a[2]}};
+}
+
+nlohmann::json attach_points_json(const Report& r) {
+  auto out = nlohmann::json::array();
+  for (const auto& p : r.attach_points) {
+    nlohmann::json j = {{"name", p.name}, {"mode", p.mode}, {"why", p.why}};
+    j["calls"] = p.calls ? nlohmann::json(*p.calls) : nlohmann::json(nullptr);
+    j["calls_by_lock"] = p.calls_by_lock ? by_lock_json(*p.calls_by_lock) : nlohmann::json(nullptr);
+    auto& fns = j["functions"] = nlohmann::json::array();
+    for (const auto& f : p.functions)
+      fns.push_back({{"name", f.name}, {"calls", f.calls}, {"calls_by_lock", by_lock_json(f.calls_by_lock)},
+                     {"time_inside", summary_json(f.time_inside)}});
+    j["inside"] = {{"page_allocs", p.page_allocs}, {"slab_allocs", p.slab_allocs},
+                   {"may_sleep_allocs", p.may_sleep_allocs}, {"reclaims", p.reclaims},
+                   {"reclaim_ns", p.reclaim_ns}, {"compactions", p.compactions}, {"compaction_ns", p.compaction_ns}};
+    auto& st = j["held_lock_stacks"] = nlohmann::json::array();
+    for (const auto& s : p.held_lock_stacks) st.push_back({{"mode", s.mode}, {"count", s.count}, {"stack", s.stack}});
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+nlohmann::json khugepaged_json(const KhugepagedReport& k) {
+  auto mms = nlohmann::json::array();
+  for (const auto& m : k.mms) {
+    auto cs = nlohmann::json::array();
+    for (const auto& c : m.collapses) {
+      auto seq = nlohmann::json::array();
+      for (const auto& s : c.sequence)
+        seq.push_back({{"what", s.what}, {"lock", s.lock}, {"start_ns", s.start_ns}, {"duration_ns", s.duration_ns}});
+      auto bl = nlohmann::json::array();
+      for (const auto& b : c.blocked)
+        bl.push_back({{"tid", b.tid}, {"comm", b.comm}, {"mode", b.mode}, {"wait_ns", b.wait_ns}});
+      cs.push_back({{"tid", c.tid}, {"comm", c.comm}, {"start_ns", c.start_ns}, {"duration_ns", c.duration_ns},
+                    {"succeeded", c.succeeded}, {"result", c.result}, {"huge_page_allocated_under", c.alloc_under},
+                    {"write_hold_ns", c.write_hold_ns}, {"lock_sequence", seq}, {"blocked", bl}});
+    }
+    mms.push_back({{"mm", m.mm},
+                   {"tgid", m.tgid},
+                   {"comm", m.comm},
+                   {"attempted", m.attempted},
+                   {"succeeded", m.succeeded},
+                   {"huge_page_allocated_under",
+                    {{"none", m.alloc_under[0]}, {"read", m.alloc_under[1]}, {"write", m.alloc_under[2]},
+                     {"unseen", m.alloc_under[3]}}},
+                   {"write_hold", summary_json(m.write_hold)},
+                   {"blocked_waits", m.blocked_waits},
+                   {"blocked_max_ns", m.blocked_max_ns},
+                   {"collapses", cs}});
+  }
+  return {{"mode", k.mode}, {"mms", mms}};
+}
+
+nlohmann::json slow_path_json(const SlowPathReport& s) {
+  nlohmann::json by = nlohmann::json::object();
+  const char* names[] = {"none", "read", "write"};
+  for (int i = 0; i < 3; i++) {
+    const auto& b = s.by_lock[i];
+    by[names[i]] = {{"entries", b.entries},       {"failed", b.failed},           {"reclaims", b.reclaims},
+                    {"reclaim_ns", b.reclaim_ns}, {"compactions", b.compactions}, {"compaction_ns", b.compaction_ns}};
+  }
+  return {{"mode", s.mode}, {"by_lock", by}};
+}
+
+void render_attach_points(const Report& r, std::ostream& out) {
+  out << "attach points\n";
+  for (const auto& p : r.attach_points) {
+    out << fmt::format("  {:<15} {:<9} {}\n", p.name, p.mode, p.why);
+    if (p.calls) {
+      out << fmt::format("      calls {}", *p.calls);
+      if (p.calls_by_lock)
+        out << fmt::format(" (caller held mmap_lock: none {}, read {}, write {})", (*p.calls_by_lock)[0],
+                           (*p.calls_by_lock)[1], (*p.calls_by_lock)[2]);
+      out << "\n";
+    }
+    for (const auto& f : p.functions)
+      out << fmt::format("      {:<26} {:>7} calls, time inside p50 {} p99 {} max {} total {}\n", f.name, f.calls,
+                         dur(f.time_inside.p50_ns), dur(f.time_inside.p99_ns), dur(f.time_inside.max_ns),
+                         dur(f.time_inside.total_ns));
+    if (p.page_allocs || p.slab_allocs || p.reclaims || p.compactions)
+      out << fmt::format("      inside: {} page and {} slab allocations ({} may sleep), {} reclaims {}, {} compactions {}\n",
+                         p.page_allocs, p.slab_allocs, p.may_sleep_allocs, p.reclaims, dur(p.reclaim_ns), p.compactions,
+                         dur(p.compaction_ns));
+    for (const auto& s : p.held_lock_stacks) {
+      out << fmt::format("      {}x with mmap_lock held for {}:\n", s.count, s.mode);
+      stack_lines(out, s.stack, 5, "          ");
+    }
+  }
+  out << "\n";
+}
+
+void render_khugepaged(const KhugepagedReport& k, std::ostream& out) {
+  out << fmt::format("khugepaged and MADV_COLLAPSE ({})\n", k.mode);
+  if (k.mms.empty()) out << "  no collapse seen\n";
+  for (const auto& m : k.mms) {
+    out << fmt::format("  mm 0x{:x} ({}[{}]): {} collapses attempted, {} succeeded; huge page allocated with mmap_lock "
+                       "none {}, read {}, write {}, unseen {}\n",
+                       m.mm, m.comm.empty() ? "?" : m.comm, m.tgid, m.attempted, m.succeeded, m.alloc_under[0],
+                       m.alloc_under[1], m.alloc_under[2], m.alloc_under[3]);
+    out << fmt::format("      write hold per collapse p50 {} max {}; {} waits of other tasks blocked, longest {}\n",
+                       dur(m.write_hold.p50_ns), dur(m.write_hold.max_ns), m.blocked_waits, dur(m.blocked_max_ns));
+    for (size_t i = 0; i < m.collapses.size() && i < 5; i++) {
+      const auto& c = m.collapses[i];
+      std::string seq;
+      for (const auto& s : c.sequence)
+        seq += (seq.empty() ? "" : " -> ") +
+               (s.what == "huge_page" ? "alloc huge page (lock " + s.lock + ")" : s.what + " " + dur(s.duration_ns));
+      out << fmt::format("      +{} {}[{}] {}: {}\n", dur(c.start_ns), c.comm, c.tid, c.result, seq.empty() ? "-" : seq);
+    }
+  }
+  out << "\n";
+}
+
+void render_slow_path(const SlowPathReport& s, std::ostream& out) {
+  out << fmt::format("allocator slow path ({})\n", s.mode);
+  const char* names[] = {"none", "read", "write"};
+  for (int i = 0; i < 3; i++) {
+    const auto& b = s.by_lock[i];
+    out << fmt::format("  mmap_lock {:<5} {:>7} entries ({} failed), direct reclaim {}x {}, compaction {}x {}\n",
+                       names[i], b.entries, b.failed, b.reclaims, dur(b.reclaim_ns), b.compactions, dur(b.compaction_ns));
+  }
+  out << "\n";
+}
+
 }  // namespace
 
 nlohmann::json report_to_json(const Report& r) {
@@ -118,6 +244,9 @@ nlohmann::json report_to_json(const Report& r) {
                          {"gfp_kernel_retries", ac.gfp_kernel_retries},
                          {"may_sleep_under_anon_vma_lock", ac.may_sleep_under_lock},
                          {"may_sleep_stacks", ac.may_sleep_stacks}};
+  j["attach_points"] = attach_points_json(r);
+  j["khugepaged"] = khugepaged_json(r.khugepaged);
+  j["slow_path"] = slow_path_json(r.slow_path);
   j["drops"] = {{"ringbuf", r.drops.ringbuf},           {"map_full", r.drops.map_full},
                 {"stack", r.drops.stack},               {"unmatched", r.drops.unmatched},
                 {"out_of_order", r.drops.out_of_order}, {"held_overflow", r.drops.held_overflow}};
@@ -216,6 +345,9 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
                      ac.mode, ac.nowait_attempts, ac.nowait_failures, ac.gfp_kernel_retries, ac.may_sleep_under_lock);
   for (const auto& st : ac.may_sleep_stacks) stack_lines(out, st, 6, "        ");
   out << "\n";
+  render_attach_points(r, out);
+  render_khugepaged(r.khugepaged, out);
+  render_slow_path(r.slow_path, out);
 
   out << fmt::format("drops: ringbuf {}, map_full {}, stack {}, unmatched {}, out_of_order {}, held_overflow {}\n",
                      r.drops.ringbuf, r.drops.map_full, r.drops.stack, r.drops.unmatched, r.drops.out_of_order,

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <array>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -105,6 +106,88 @@ struct AnonVmaClone {
   std::vector<std::vector<std::string>> may_sleep_stacks;  // distinct stacks of those, at most 10
 };
 
+// One kernel function bracketed by fentry/fexit (direct mode).
+struct FunctionStats {
+  std::string name;
+  uint64_t calls = 0;
+  std::array<uint64_t, 3> calls_by_lock{};  // the caller's mmap_lock at entry: none, read, write
+  Summary time_inside;
+};
+
+struct StackCount {
+  std::string mode;  // the mmap_lock mode the caller held
+  uint64_t count = 0;
+  std::vector<std::string> stack;
+};
+
+// One of the four places the design names, observed directly or inferred.
+struct AttachPointReport {
+  std::string name;
+  std::string mode;  // "direct" | "inferred" | "unavailable"
+  std::string why;
+  std::vector<FunctionStats> functions;                 // direct mode
+  std::optional<uint64_t> calls;                        // absent where the mode cannot count calls
+  std::optional<std::array<uint64_t, 3>> calls_by_lock;  // none, read, write
+  uint64_t page_allocs = 0, slab_allocs = 0, may_sleep_allocs = 0;  // allocations inside (direct) or attributed
+  uint64_t reclaims = 0, reclaim_ns = 0, compactions = 0, compaction_ns = 0;
+  std::vector<StackCount> held_lock_stacks;  // callers that held mmap_lock, most frequent first (at most 5)
+};
+
+struct BlockedWait {
+  uint32_t tid = 0;
+  std::string comm;
+  std::string mode;  // what the waiter wanted
+  uint64_t wait_ns = 0;
+};
+
+struct LockStep {
+  std::string what;  // "read" | "write" (a hold) | "huge_page" (the allocation)
+  std::string lock;  // huge_page: the mmap_lock mode held while allocating it ("none" since the seed-001 fix)
+  uint64_t start_ns = 0;  // relative to the collapse's start
+  uint64_t duration_ns = 0;
+};
+
+struct CollapseRecord {
+  uint32_t tid = 0;
+  std::string comm;  // khugepaged, or the MADV_COLLAPSE caller
+  uint64_t start_ns = 0;  // relative to the trace start
+  uint64_t duration_ns = 0;
+  bool succeeded = false;
+  std::string result;
+  std::string alloc_under;  // none | read | write | unseen
+  uint64_t write_hold_ns = 0;
+  std::vector<LockStep> sequence;
+  std::vector<BlockedWait> blocked;  // waits of other tasks on this mm that overlapped its write hold
+};
+
+struct KhugepagedMm {
+  uint64_t mm = 0;
+  uint32_t tgid = 0;  // the process owning the mm, when one of its tasks took the lock in the trace
+  std::string comm;
+  uint64_t attempted = 0, succeeded = 0;
+  std::array<uint64_t, 4> alloc_under{};  // none, read, write, unseen
+  Summary write_hold;                     // per collapse
+  uint64_t blocked_waits = 0;
+  uint64_t blocked_max_ns = 0;
+  std::vector<CollapseRecord> collapses;  // the first 20, in order
+};
+
+struct KhugepagedReport {
+  std::string mode = "inferred";
+  std::vector<KhugepagedMm> mms;
+};
+
+struct SlowPathByLock {
+  uint64_t entries = 0, failed = 0;
+  uint64_t reclaims = 0, reclaim_ns = 0;
+  uint64_t compactions = 0, compaction_ns = 0;
+};
+
+struct SlowPathReport {
+  std::string mode = "inferred";
+  std::array<SlowPathByLock, 3> by_lock;  // none, read, write
+};
+
 struct Drops {
   uint64_t ringbuf = 0;
   uint64_t map_full = 0;
@@ -135,6 +218,9 @@ struct Report {
   std::vector<SleepGroup> sleeping;     // by total time, then count
   LruDrainSummary lru_drains;
   AnonVmaClone anon_vma_clone;
+  std::vector<AttachPointReport> attach_points;
+  KhugepagedReport khugepaged;
+  SlowPathReport slow_path;
   Drops drops;
 };
 

@@ -26,6 +26,13 @@ inline hs_event ev(uint16_t type, uint64_t ts, uint32_t tid, uint64_t mm = 0, bo
   e.stack_id = -1;
   return e;
 }
+
+// A per-CPU work of lru_add_drain_all queued for target_cpu.
+inline hs_event drain(uint64_t ts, uint32_t tid, uint32_t target_cpu) {
+  hs_event e = ev(HS_EV_LRU_DRAIN, ts, tid);
+  e.order = target_cpu;
+  return e;
+}
 inline hs_event start(uint64_t ts, uint32_t tid, uint64_t mm, bool write) { return ev(HS_EV_LOCK_START, ts, tid, mm, write); }
 inline hs_event acquired(uint64_t ts, uint32_t tid, uint64_t mm, bool write, bool success = true) {
   return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, write, success ? 1 : 0);

@@ -231,10 +231,10 @@ TEST_CASE("direct reclaim, compaction and LRU drains under the lock are sleeping
       start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true),
       ev(HS_EV_RECLAIM_BEGIN, us(10), 100), ev(HS_EV_RECLAIM_END, us(110), 100),
       ev(HS_EV_COMPACT_BEGIN, us(120), 100), ev(HS_EV_COMPACT_END, us(150), 100),
-      // one lru_add_drain_all queues a work per other CPU within microseconds: one call, three works
-      ev(HS_EV_LRU_DRAIN, us(200), 100), ev(HS_EV_LRU_DRAIN, us(201), 100), ev(HS_EV_LRU_DRAIN, us(202), 100),
+      // one lru_add_drain_all queues a work per CPU, in ascending order, within microseconds: one call, three works
+      drain(us(200), 100, 1), drain(us(201), 100, 2), drain(us(202), 100, 3),
       released(us(300), 100, kMmA, true),
-      ev(HS_EV_LRU_DRAIN, us(400), 100),   // after the release: a drain, but not under the lock
+      drain(us(400), 100, 0),   // after the release: a drain, but not under the lock
       ev(HS_EV_RECLAIM_BEGIN, us(500), 100), ev(HS_EV_RECLAIM_END, us(600), 100),  // not under the lock
   };
   Report r = analyze(ctx, s);
