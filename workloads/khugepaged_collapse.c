@@ -90,17 +90,25 @@ static int speed_up_khugepaged(void)
 	return 0;
 }
 
-/* AnonHugePages of this process, in kB (smaps_rollup: still under mmap_lock for read, unlike maps on 6.17+). */
-static long anon_huge_kb(void)
+/* AnonHugePages, in kB, of the VMA that starts at addr (madvise gave each region set its own VMA); other huge pages of
+ * the process (a thread stack on a THP=always kernel) do not count. */
+static long vma_huge_kb(const void *addr)
 {
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
 	long kb = -1;
+	int in_vma = 0;
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+	while (fgets(line, sizeof line, f)) {
+		unsigned long start, end;
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in_vma = start == (unsigned long)addr;
+			continue;
+		}
+		if (in_vma && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
 			break;
+	}
 	fclose(f);
 	return kb;
 }
@@ -174,7 +182,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	size_t n = (size_t)regions * (madv + khp);
+	/* One unused huge page between the two sets keeps their VMAs from merging once both are MADV_HUGEPAGE. */
+	size_t n = (size_t)regions * (madv + khp) + 1;
 	char *raw = mmap(NULL, (n + 1) * HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (raw == MAP_FAILED) {
 		perror("mmap");
@@ -186,7 +195,6 @@ int main(int argc, char **argv)
 	madvise(buf, n * HPAGE, MADV_NOHUGEPAGE);
 	for (size_t off = 0; off < n * HPAGE; off += 4096)
 		buf[off] = 1;
-	long huge_before = anon_huge_kb();
 	long collapsed_before = read_long(KNOBS "pages_collapsed");
 
 	pthread_t t[2];
@@ -195,7 +203,7 @@ int main(int argc, char **argv)
 	usleep(20000);
 
 	long madv_ok = 0, madv_failed = 0;
-	char *madv_buf = buf, *khp_buf = buf + (madv ? regions * HPAGE : 0);
+	char *madv_buf = buf, *khp_buf = buf + (madv ? (regions + 1) * HPAGE : 0);
 	if (madv) {
 		madvise(madv_buf, regions * HPAGE, MADV_HUGEPAGE);
 		for (long i = 0; i < regions && !atomic_load(&wl_stop); i++) {
@@ -208,15 +216,11 @@ int main(int argc, char **argv)
 	long khp_huge_kb = 0;
 	if (khp) {
 		madvise(khp_buf, regions * HPAGE, MADV_HUGEPAGE); /* registers the mm with khugepaged */
-		long want = (long)(madv_ok + regions) * (HPAGE >> 10);
+		long want = regions * (long)(HPAGE >> 10);
 		uint64_t deadline = wl_now_ns() + (uint64_t)timeout_s * 1000000000ull;
-		while (!atomic_load(&wl_stop) && wl_now_ns() < deadline) {
-			long kb = anon_huge_kb() - (huge_before > 0 ? huge_before : 0);
-			if (kb >= want)
-				break;
+		while (!atomic_load(&wl_stop) && wl_now_ns() < deadline && vma_huge_kb(khp_buf) < want)
 			usleep(50000);
-		}
-		khp_huge_kb = anon_huge_kb() - (huge_before > 0 ? huge_before : 0) - madv_ok * (long)(HPAGE >> 10);
+		khp_huge_kb = vma_huge_kb(khp_buf);
 	}
 	usleep(20000);
 	atomic_store(&wl_stop, 1);

@@ -18,6 +18,8 @@ static void usage(void)
 {
 	printf("usage: migrate-prep [--rounds N] [--stats FILE]\n"
 	       "  --rounds N    rounds of mbind + migrate_pages + move_pages (default 20)\n"
+	       "  --lockstep    before each call, every helper faults exactly one page and waits: every call then\n"
+	       "                finds pages to drain on each other CPU (for comparing runs call by call)\n"
 	       "  --stats FILE  write the workload's own figures as JSON\n");
 }
 
@@ -29,12 +31,46 @@ static void pin(int cpu)
 	sched_setaffinity(0, sizeof set, &set);
 }
 
+static int lockstep;
+static atomic_int generation, acked;
+
+/* 4K pages only: a huge page goes onto the LRU at once (folio_add_lru flushes large folios), leaving nothing to drain. */
+static char *small_pages(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED)
+		madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
 static void *faulter(void *arg)
 {
 	pin((int)(long)arg);
 	size_t len = 4 << 20;
+	if (lockstep) {
+		/* One fresh page per generation: the CPU's LRU batch then holds it until the next drain empties it. */
+		char *p = small_pages(len);
+		size_t off = 0;
+		int seen = 0;
+		while (!atomic_load(&wl_stop) && p != MAP_FAILED) {
+			int g = atomic_load(&generation);
+			if (g == seen) {
+				usleep(50);
+				continue;
+			}
+			if (off == len) {
+				madvise(p, len, MADV_DONTNEED);
+				off = 0;
+			}
+			p[off] = 1;
+			off += 4096;
+			seen = g;
+			atomic_fetch_add(&acked, 1);
+		}
+		return NULL;
+	}
 	while (!atomic_load(&wl_stop)) {
-		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *p = small_pages(len);
 		if (p == MAP_FAILED)
 			continue;
 		for (size_t off = 0; off < len; off += 4096)
@@ -44,6 +80,19 @@ static void *faulter(void *arg)
 	return NULL;
 }
 
+/* Before each call: let the helpers refill their CPUs' LRU batches. */
+static void refill(int nthreads)
+{
+	if (!lockstep) {
+		usleep(2000);
+		return;
+	}
+	atomic_store(&acked, 0);
+	atomic_fetch_add(&generation, 1);
+	while (atomic_load(&acked) < nthreads && !atomic_load(&wl_stop))
+		usleep(50);
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = 20;
@@ -51,6 +100,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
 			rounds = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--lockstep"))
+			lockstep = 1;
 		else if (!strcmp(argv[i], "--stats") && i + 1 < argc)
 			stats = argv[++i];
 		else {
@@ -74,13 +125,13 @@ int main(int argc, char **argv)
 	int nodes[1] = {0}, status[1];
 	long calls[3] = {0, 0, 0};
 	for (int i = 0; i < rounds && !atomic_load(&wl_stop); i++) {
-		usleep(2000); /* let the helpers refill their CPUs' LRU batches */
+		refill(nthreads);
 		if (syscall(SYS_mbind, buf, len, MPOL_BIND, &node0, 8 * sizeof node0, MPOL_MF_MOVE) == 0)
 			calls[0]++;
-		usleep(2000);
+		refill(nthreads);
 		if (syscall(SYS_migrate_pages, 0, 8 * sizeof node0, &node0, &node0) >= 0)
 			calls[1]++;
-		usleep(2000);
+		refill(nthreads);
 		if (syscall(SYS_move_pages, 0, 1, pages, nodes, status, MPOL_MF_MOVE) >= 0)
 			calls[2]++;
 	}
