@@ -1,5 +1,7 @@
 #include "analyzers/verdicts.h"
 
+#include <algorithm>
+
 namespace holdscope {
 
 namespace {
@@ -95,6 +97,57 @@ Verdict verdict_anon_vma_clone(const nlohmann::json& report, const nlohmann::jso
     v.verdict = "holds";
   } else {
     v.verdict = "inconclusive: no GFP_NOWAIT try failed, so the retry path was never exercised";
+  }
+  return v;
+}
+
+Verdict verdict_khugepaged(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats) {
+  Verdict v;
+  const auto& k = report.at("khugepaged");
+  uint64_t attempted = 0, succeeded = 0, blocked = 0, blocked_max = 0, write_max = 0, under[4] = {0, 0, 0, 0};
+  auto violating = nlohmann::json::array();
+  auto sequences = nlohmann::json::array();
+  for (const auto& m : k.value("mms", nlohmann::json::array())) {
+    attempted += u(m, "attempted");
+    succeeded += u(m, "succeeded");
+    blocked += u(m, "blocked_waits");
+    blocked_max = std::max(blocked_max, u(m, "blocked_max_ns"));
+    write_max = std::max(write_max, u(m["write_hold"], "max_ns"));
+    const auto& a = m["huge_page_allocated_under"];
+    const char* names[] = {"none", "read", "write", "unseen"};
+    for (int i = 0; i < 4; i++) under[i] += u(a, names[i]);
+    for (const auto& c : m.value("collapses", nlohmann::json::array())) {
+      nlohmann::json brief = {{"comm", c["comm"]}, {"result", c["result"]},
+                              {"huge_page_allocated_under", c["huge_page_allocated_under"]},
+                              {"write_hold_ns", c["write_hold_ns"]}, {"blocked", c["blocked"].size()}};
+      std::string seq;
+      for (const auto& s : c["lock_sequence"])
+        seq += (seq.empty() ? "" : " -> ") + (s["what"] == "huge_page" ? "alloc(" + s["lock"].get<std::string>() + ")"
+                                                                       : s["what"].get<std::string>());
+      brief["lock_sequence"] = seq;
+      if (c["huge_page_allocated_under"] == "write" && violating.size() < 5) violating.push_back(brief);
+      if (sequences.size() < 3) sequences.push_back(brief);
+    }
+  }
+  v.evidence = {{"mode", k.value("mode", "inferred")},
+                {"collapses_attempted", attempted},
+                {"collapses_succeeded", succeeded},
+                {"huge_page_allocated_under", {{"none", under[0]}, {"read", under[1]}, {"write", under[2]}, {"unseen", under[3]}}},
+                {"write_hold_max_ns", write_max},
+                {"waits_blocked_by_collapses", blocked},
+                {"longest_blocked_wait_ns", blocked_max},
+                {"thp_collapse_alloc", u(vmstat, "thp_collapse_alloc")},
+                {"example_collapses", sequences},
+                {"workload", stats}};
+  if (under[2] > 0) {
+    v.evidence["violating_collapses"] = violating;
+    v.verdict = "violated";
+  } else if (under[0] + under[1] > 0) {
+    v.verdict = "holds";
+  } else if (attempted > 0) {
+    v.verdict = "inconclusive: collapses happened but no huge page allocation was seen";
+  } else {
+    v.verdict = "inconclusive: no collapse happened";
   }
   return v;
 }

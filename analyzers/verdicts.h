@@ -16,6 +16,8 @@ struct Verdict {
 
 // seed 000: no LRU drain is issued while the caller holds mmap_lock.
 Verdict verdict_migrate_prep(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats);
+// seed 001: khugepaged (and MADV_COLLAPSE) allocate the huge page with no mmap_lock held for write.
+Verdict verdict_khugepaged(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats);
 // seed 002: nothing allocated under the anon_vma lock may sleep (NOWAIT first; GFP_KERNEL only after dropping it).
 Verdict verdict_anon_vma_clone(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats);
 // seed 004 (6.7+): no migration target page is allocated under mmap_lock.

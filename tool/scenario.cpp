@@ -32,13 +32,27 @@ struct ScenarioDef {
   int numa_nodes;
   VerdictFn verdict;
   bool needs_disk_tmp = false;  // reclaimable page cache in /var/tmp (not tmpfs/ramfs)
+  bool needs_thp = false;
 };
+
+// Empty when transparent huge pages can be used, else why not.
+std::string thp_unavailable() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  if (!std::getline(in, line)) return "no transparent huge pages in this kernel";
+  if (line.find("[never]") != std::string::npos) return "transparent huge pages are disabled (enabled=never)";
+  return "";
+}
 
 const std::vector<ScenarioDef>& scenarios() {
   static const std::vector<ScenarioDef> defs = {
       {"migrate-prep", "000: mm: move migrate_prep out from under mmap_sem",
        "no LRU drain (lru_add_drain_all / lru_cache_disable) is issued while the caller holds mmap_lock",
        "migrate-prep", {"--rounds", "40"}, {"--rounds", "20"}, 1, verdict_migrate_prep},
+      {"khugepaged-collapse", "001: khugepaged: allocate the huge page before taking mmap_sem for write",
+       "the huge page of a collapse (khugepaged or MADV_COLLAPSE) is not allocated while mmap_lock is held for write",
+       "khugepaged-collapse", {"--regions", "16", "--timeout", "60"}, {"--regions", "4", "--timeout", "60"}, 1,
+       verdict_khugepaged, false, true},
       {"anon-vma-clone", "002: mm: avoid anon_vma_chain allocation under anon_vma lock",
        "nothing allocated while the anon_vma lock is held may sleep: GFP_NOWAIT first, GFP_KERNEL only after dropping it",
        "anon-vma-clone", {"--limit", "32", "--file", "128", "--forks", "300"},
@@ -87,6 +101,10 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, int& failures) {
   struct statfs fs;
   if (d.needs_disk_tmp && (statfs("/var/tmp", &fs) != 0 || fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)) {
     out["verdict"] = "skipped: needs a disk-backed /var/tmp (reclaimable page cache to keep the memory cgroup full)";
+    return out;
+  }
+  if (std::string why = d.needs_thp ? thp_unavailable() : ""; !why.empty()) {
+    out["verdict"] = "skipped: " + why;
     return out;
   }
   std::string workload = self_dir() + "/workloads/" + d.workload;

@@ -128,6 +128,34 @@ void require_no_drops(const json& j) {
   CHECK(j["drops"]["unmatched"] == 0);
 }
 
+// Empty when fentry attaches for every named attach point here (per holdscope doctor's probes), else why not.
+std::string direct_skip_reason(const std::vector<std::string>& points) {
+  std::string f = tmp("doctor.json");
+  run(kHoldscope + " doctor --json " + f);
+  json d = json::parse(slurp(f), nullptr, false);
+  unlink(f.c_str());
+  if (d.is_discarded()) return "holdscope doctor wrote no diagnosis";
+  for (const auto& a : d["attach_points"])
+    for (const auto& p : points)
+      if (a["name"] == p && a["mode"] != "direct")
+        return "fentry cannot attach for " + p + " on this kernel (" + a["why"].get<std::string>() +
+               "); direct mode runs in the Debian 6.1 and 6.12 guests";
+  return "";
+}
+
+const json& attach_point(const json& report, const std::string& name) {
+  for (const auto& a : report["attach_points"])
+    if (a["name"] == name) return a;
+  FAIL("no attach point " << name << " in the report");
+  return report;
+}
+
+uint64_t clone_chain_allocs(const json& r) {
+  const auto& a = r["anon_vma_clone"];
+  return a["nowait_attempts"].get<uint64_t>() + a["gfp_kernel_retries"].get<uint64_t>() +
+         a["may_sleep_under_anon_vma_lock"].get<uint64_t>();
+}
+
 // |actual - expected| within fraction of expected.
 bool near(int64_t actual, int64_t expected, double fraction) {
   return std::llabs(actual - expected) <= static_cast<int64_t>(expected * fraction);
@@ -357,7 +385,12 @@ TEST_CASE("LRU drains from mbind, migrate_pages and move_pages are seen, and non
   json j = record_json(kMigratePrep + " --rounds 20", "drain");
   INFO(j["lru_drains"].dump());
   CHECK(j["lru_drains"]["calls"]["none"].get<uint64_t>() >= 1);
-  CHECK(j["lru_drains"]["works"].get<uint64_t>() >= j["lru_drains"]["calls"]["none"].get<uint64_t>());
+  if (attach_point(j, "lru_drain")["mode"] == "direct") {
+    // Brackets count every call, even one that found nothing to drain: one lru_cache_disable per system call.
+    for (const char* sc : {"mbind", "migrate_pages", "move_pages"}) CHECK(j["lru_drains"]["by_syscall"][sc]["none"] == 20);
+  } else {
+    CHECK(j["lru_drains"]["works"].get<uint64_t>() >= j["lru_drains"]["calls"]["none"].get<uint64_t>());
+  }
   CHECK(j["lru_drains"]["calls"]["read"] == 0);
   CHECK(j["lru_drains"]["calls"]["write"] == 0);
   for (const auto& s : j["sleeping_under_lock"]) CHECK(s["kind"] != "lru_drain");
@@ -439,38 +472,6 @@ TEST_CASE("known answer: anon_vma_clone tries every chain with GFP_NOWAIT first,
   require_no_drops(b);
 }
 
-namespace {
-
-// Empty when fentry attaches for every named attach point here (per holdscope doctor's probes), else why not.
-std::string direct_skip_reason(const std::vector<std::string>& points) {
-  std::string f = tmp("doctor.json");
-  run(kHoldscope + " doctor --json " + f);
-  json d = json::parse(slurp(f), nullptr, false);
-  unlink(f.c_str());
-  if (d.is_discarded()) return "holdscope doctor wrote no diagnosis";
-  for (const auto& a : d["attach_points"])
-    for (const auto& p : points)
-      if (a["name"] == p && a["mode"] != "direct")
-        return "fentry cannot attach for " + p + " on this kernel (" + a["why"].get<std::string>() +
-               "); direct mode runs in the Debian 6.1 and 6.12 guests";
-  return "";
-}
-
-const json& attach_point(const json& report, const std::string& name) {
-  for (const auto& a : report["attach_points"])
-    if (a["name"] == name) return a;
-  FAIL("no attach point " << name << " in the report");
-  return report;
-}
-
-uint64_t clone_chain_allocs(const json& r) {
-  const auto& a = r["anon_vma_clone"];
-  return a["nowait_attempts"].get<uint64_t>() + a["gfp_kernel_retries"].get<uint64_t>() +
-         a["may_sleep_under_anon_vma_lock"].get<uint64_t>();
-}
-
-}  // namespace
-
 TEST_CASE("khugepaged: MADV_COLLAPSE and khugepaged collapses, the huge page allocated with no mmap_lock (seed 001)") {
   REQUIRE_LIVE();
   std::string stats = tmp("khp-stats.json");
@@ -497,7 +498,8 @@ TEST_CASE("khugepaged: MADV_COLLAPSE and khugepaged collapses, the huge page all
       CHECK(c["write_hold_ns"].get<uint64_t>() > 0);
     }
   }
-  CHECK(static_cast<int64_t>(succeeded) == regions + by_khugepaged);
+  // At least ours: on a THP=always kernel khugepaged may also collapse the victim threads' stacks in the same mm.
+  CHECK(static_cast<int64_t>(succeeded) >= regions + by_khugepaged);
   CHECK(attempted >= succeeded);
   CHECK(under_write == 0);  // the seed-001 invariant, on every supported kernel
   CHECK(under_none == attempted);
@@ -574,6 +576,17 @@ TEST_CASE("scenarios: verdicts with real evidence, and the seed patches' known a
   CHECK(mp["evidence"]["drain_calls_without_lock"].get<uint64_t>() >= 1);
   CHECK(mp["evidence"]["workload"]["mbind_calls"] == 20);
   CHECK(mp["evidence"]["drain_calls_under_write"] == 0);
+
+  // khugepaged-collapse: collapses really happened (MADV_COLLAPSE and khugepaged), none allocated under the write lock.
+  const json& kc = by_name.at("khugepaged-collapse");
+  INFO(kc.dump(1));
+  if (kc["verdict"].get<std::string>().rfind("skipped: ", 0) != 0) {
+    CHECK(kc["verdict"] == "holds");
+    CHECK(kc["evidence"]["collapses_succeeded"].get<uint64_t>() >= 4);
+    CHECK(kc["evidence"]["huge_page_allocated_under"]["write"] == 0);
+    CHECK(kc["evidence"]["workload"]["madv_collapse_ok"] == 4);
+    CHECK(kc["evidence"]["workload"]["victim_ops"].get<uint64_t>() > 0);
+  }
 
   // anon-vma-clone: NOWAIT tries really failed (the memcg was full) and each was retried outside the anon_vma lock.
   const json& av = by_name.at("anon-vma-clone");

@@ -84,3 +84,41 @@ TEST_CASE("anon-vma-clone verdict: failed NOWAIT tries retried outside the lock 
   CHECK(bad.evidence["violating_stacks"][0]["stack"][1] == "anon_vma_clone+0x50");
   CHECK(verdict_anon_vma_clone(rep(400000, 0, 0, 0), {}, {}).verdict.rfind("inconclusive", 0) == 0);
 }
+
+namespace {
+
+json report_with_collapses(uint64_t none, uint64_t write, uint64_t unseen) {
+  json collapses = json::array();
+  auto add = [&](const char* under, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+      collapses.push_back({{"comm", "khugepaged"}, {"result", "succeeded"}, {"huge_page_allocated_under", under},
+                           {"write_hold_ns", 5000}, {"blocked", json::array()},
+                           {"lock_sequence", {{{"what", "huge_page"}, {"lock", under}}, {{"what", "write"}, {"lock", ""}}}}});
+  };
+  add("none", none);
+  add("write", write);
+  add("unseen", unseen);
+  uint64_t n = none + write + unseen;
+  return {{"khugepaged",
+           {{"mode", "inferred"},
+            {"mms", n ? json::array({{{"attempted", n}, {"succeeded", n}, {"blocked_waits", 2}, {"blocked_max_ns", 7000},
+                                      {"write_hold", {{"max_ns", 5000}}},
+                                      {"huge_page_allocated_under", {{"none", none}, {"read", 0}, {"write", write}, {"unseen", unseen}}},
+                                      {"collapses", collapses}}})
+                      : json::array()}}}};
+}
+
+}  // namespace
+
+TEST_CASE("khugepaged verdict: huge pages allocated with no lock hold, one under the write lock violates") {
+  Verdict ok = verdict_khugepaged(report_with_collapses(4, 0, 0), {{"thp_collapse_alloc", 4}}, {});
+  CHECK(ok.verdict == "holds");
+  CHECK(ok.evidence["collapses_attempted"] == 4);
+  CHECK(ok.evidence["waits_blocked_by_collapses"] == 2);
+  Verdict bad = verdict_khugepaged(report_with_collapses(3, 1, 0), {}, {});
+  CHECK(bad.verdict == "violated");
+  REQUIRE(bad.evidence["violating_collapses"].size() == 1);
+  CHECK(bad.evidence["violating_collapses"][0]["lock_sequence"] == "alloc(write) -> write");
+  CHECK(verdict_khugepaged(report_with_collapses(0, 0, 0), {}, {}).verdict.rfind("inconclusive: no collapse", 0) == 0);
+  CHECK(verdict_khugepaged(report_with_collapses(0, 0, 2), {}, {}).verdict.rfind("inconclusive", 0) == 0);
+}
