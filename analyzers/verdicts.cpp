@@ -23,6 +23,13 @@ bool is_migration_frame(const std::string& f) {
   return false;
 }
 
+// A frame of the population of an mlock()ed (or MAP_POPULATE) range.
+bool is_population_frame(const std::string& f) {
+  for (const char* p : {"__mm_populate+", "populate_vma_page_range+", "__get_user_pages+", "faultin_page+"})
+    if (f.rfind(p, 0) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 Verdict verdict_migrate_prep(const nlohmann::json& report, const nlohmann::json&, const nlohmann::json& stats) {
@@ -148,6 +155,50 @@ Verdict verdict_khugepaged(const nlohmann::json& report, const nlohmann::json& v
     v.verdict = "inconclusive: collapses happened but no huge page allocation was seen";
   } else {
     v.verdict = "inconclusive: no collapse happened";
+  }
+  return v;
+}
+
+Verdict verdict_mlock_populate(const nlohmann::json& report, const nlohmann::json&, const nlohmann::json& stats) {
+  Verdict v;
+  uint64_t populated[2] = {0, 0};
+  auto stacks = nlohmann::json::array();
+  for (const auto& a : report.value("allocations_under_lock", nlohmann::json::array())) {
+    if (a.value("kind", "") != "page") continue;
+    bool population = false;
+    for (const auto& f : a.value("stack", nlohmann::json::array())) population |= is_population_frame(f.get<std::string>());
+    if (!population) continue;
+    bool write = a.value("mode", "") == "write";
+    populated[write] += u(a, "count");
+    if (write && stacks.size() < 5) stacks.push_back({{"mode", "write"}, {"count", a["count"]}, {"stack", top_frames(a["stack"], 10)}});
+  }
+  // The mlocking thread's longest write hold, against the time its longest mlock() call took.
+  uint64_t mlocker_write_max = 0;
+  for (const auto& h : report.value("longest_holds", nlohmann::json::array()))
+    if (h["task"].value("comm", "") == "mlocker" && h["task"].value("mode", "") == "write")
+      mlocker_write_max = std::max(mlocker_write_max, u(h, "duration_ns"));
+  auto reader_blocked_by = nlohmann::json::array();
+  for (const auto& b : report.value("waits_blocked_by", nlohmann::json::array()))
+    if (b.value("waiter", "") == "ps-reader" && reader_blocked_by.size() < 5) reader_blocked_by.push_back(b);
+  uint64_t mlock_max = u(stats, "mlock_max_ns");
+  v.evidence = {{"population_allocations_under_read", populated[0]},
+                {"population_allocations_under_write", populated[1]},
+                {"mlocker_longest_write_hold_ns", mlocker_write_max},
+                {"longest_mlock_call_ns", mlock_max},
+                {"reader_max_ns", u(stats, "reader_max_ns")},
+                {"reader_p99_ns", u(stats, "reader_p99_ns")},
+                {"reader_blocked_by", reader_blocked_by},
+                {"workload", stats}};
+  bool spans = mlock_max > 0 && mlocker_write_max * 2 >= mlock_max && mlocker_write_max >= 10'000'000;
+  if (populated[1] > 0 || spans) {
+    v.evidence["violating_stacks"] = stacks;
+    v.verdict = "violated";
+  } else if (populated[0] > 0 && u(stats, "reader_ops") > 0) {
+    v.verdict = "holds";
+  } else if (populated[0] == 0) {
+    v.verdict = "inconclusive: no page of the mlocked region was seen being faulted in";
+  } else {
+    v.verdict = "inconclusive: the /proc reader never ran";
   }
   return v;
 }

@@ -20,6 +20,8 @@ Verdict verdict_migrate_prep(const nlohmann::json& report, const nlohmann::json&
 Verdict verdict_khugepaged(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats);
 // seed 002: nothing allocated under the anon_vma lock may sleep (NOWAIT first; GFP_KERNEL only after dropping it).
 Verdict verdict_anon_vma_clone(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats);
+// seed 003: mlock faults the region in under the read lock; no write hold spans the population.
+Verdict verdict_mlock_populate(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats);
 // seed 004 (6.7+): no migration target page is allocated under mmap_lock.
 Verdict verdict_mbind_migrate(const nlohmann::json& report, const nlohmann::json& vmstat, const nlohmann::json& stats);
 

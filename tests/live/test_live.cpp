@@ -588,6 +588,16 @@ TEST_CASE("scenarios: verdicts with real evidence, and the seed patches' known a
     CHECK(kc["evidence"]["workload"]["victim_ops"].get<uint64_t>() > 0);
   }
 
+  // mlock-populate: the region really was populated (one page allocation per page, under the read lock) while the
+  // reader really ran; no write hold spans the population on any supported kernel.
+  const json& ml = by_name.at("mlock-populate");
+  INFO(ml.dump(1));
+  CHECK(ml["verdict"] == "holds");
+  CHECK(ml["evidence"]["population_allocations_under_read"].get<uint64_t>() >= 2 * 16384);
+  CHECK(ml["evidence"]["population_allocations_under_write"] == 0);
+  CHECK(ml["evidence"]["workload"]["reader_ops"].get<uint64_t>() > 0);
+  CHECK(ml["evidence"]["workload"]["rounds"] == 2);
+
   // anon-vma-clone: NOWAIT tries really failed (the memcg was full) and each was retried outside the anon_vma lock.
   const json& av = by_name.at("anon-vma-clone");
   INFO(av.dump(1));

@@ -122,3 +122,31 @@ TEST_CASE("khugepaged verdict: huge pages allocated with no lock hold, one under
   CHECK(verdict_khugepaged(report_with_collapses(0, 0, 0), {}, {}).verdict.rfind("inconclusive: no collapse", 0) == 0);
   CHECK(verdict_khugepaged(report_with_collapses(0, 0, 2), {}, {}).verdict.rfind("inconclusive", 0) == 0);
 }
+
+namespace {
+
+json report_with_population(uint64_t under_read, uint64_t under_write, uint64_t mlocker_write_ns) {
+  json allocs = json::array();
+  json stack = {"__alloc_pages+0x1", "do_anonymous_page+0x70", "handle_mm_fault+0x90", "__get_user_pages+0x200",
+                "populate_vma_page_range+0x80", "__mm_populate+0xd0", "do_mlock+0x150"};
+  if (under_read) allocs.push_back({{"kind", "page"}, {"mode", "read"}, {"count", under_read}, {"stack", stack}});
+  if (under_write) allocs.push_back({{"kind", "page"}, {"mode", "write"}, {"count", under_write}, {"stack", stack}});
+  allocs.push_back({{"kind", "page"}, {"mode", "write"}, {"count", 5}, {"stack", {"__alloc_pages+0x1", "do_mmap+0x30"}}});
+  return {{"allocations_under_lock", allocs},
+          {"longest_holds", {{{"task", {{"comm", "mlocker"}, {"mode", "write"}}}, {"duration_ns", mlocker_write_ns}}}},
+          {"waits_blocked_by", {{{"waiter", "ps-reader"}, {"holder", "mlocker"}, {"holder_mode", "write"}, {"count", 1}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("mlock-populate verdict: population under the read lock holds; under write, or one write hold spanning it, violates") {
+  json stats = {{"mlock_max_ns", 200'000'000}, {"reader_ops", 50}, {"reader_max_ns", 9'000'000}};
+  Verdict ok = verdict_mlock_populate(report_with_population(16384, 0, 2'000'000), {}, stats);
+  CHECK(ok.verdict == "holds");
+  CHECK(ok.evidence["population_allocations_under_read"] == 16384);
+  CHECK(ok.evidence["population_allocations_under_write"] == 0);  // do_mmap's own allocation is not population
+  CHECK(ok.evidence["reader_blocked_by"].size() == 1);
+  CHECK(verdict_mlock_populate(report_with_population(0, 16384, 2'000'000), {}, stats).verdict == "violated");
+  CHECK(verdict_mlock_populate(report_with_population(16384, 0, 150'000'000), {}, stats).verdict == "violated");
+  CHECK(verdict_mlock_populate(report_with_population(0, 0, 0), {}, stats).verdict.rfind("inconclusive", 0) == 0);
+}
