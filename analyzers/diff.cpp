@@ -74,6 +74,26 @@ static std::map<std::string, double> single_report_figures(const nlohmann::json&
   if (r.contains("anon_vma_clone"))
     for (const char* k : {"nowait_attempts", "nowait_failures", "gfp_kernel_retries", "may_sleep_under_anon_vma_lock"})
       f[std::string("anon_vma_clone.") + k] = r["anon_vma_clone"].value(k, 0.0);
+  for (const auto& p : r.value("attach_points", nlohmann::json::array())) {
+    std::string name = "attach." + p.value("name", "?");
+    if (p.contains("calls") && p["calls"].is_number()) f[name + ".calls"] = p["calls"].get<double>();
+    for (const auto& fn : p.value("functions", nlohmann::json::array()))
+      add_summary(f, name + "." + fn.value("name", "?") + ".time_inside", fn["time_inside"]);
+  }
+  if (r.contains("khugepaged")) {
+    for (const char* k : {"attempted", "succeeded", "blocked_waits"}) f[std::string("khugepaged.") + k] = 0;
+    for (const char* m : {"none", "read", "write"}) f[fmt::format("khugepaged.alloc_under.{}", m)] = 0;
+    for (const auto& m : r["khugepaged"].value("mms", nlohmann::json::array())) {
+      for (const char* k : {"attempted", "succeeded", "blocked_waits"}) f[std::string("khugepaged.") + k] += m.value(k, 0.0);
+      for (const char* md : {"none", "read", "write"})
+        f[fmt::format("khugepaged.alloc_under.{}", md)] += m["huge_page_allocated_under"].value(md, 0.0);
+      f["khugepaged.write_hold.max_ns"] = std::max(f["khugepaged.write_hold.max_ns"], m["write_hold"].value("max_ns", 0.0));
+    }
+  }
+  if (r.contains("slow_path"))
+    for (const auto& [mode, b] : r["slow_path"].value("by_lock", nlohmann::json::object()).items())
+      for (const char* k : {"entries", "reclaim_ns", "compaction_ns"})
+        f[fmt::format("slow_path.{}.{}", mode, k)] = b.value(k, 0.0);
   if (r.contains("drops"))
     for (const auto& [k, v] : r["drops"].items()) f["drops." + k] = v.get<double>();
   return f;

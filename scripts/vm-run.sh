@@ -69,12 +69,49 @@ if [ "$numa" -gt 1 ]; then
   done
   for ((c = 0; c < cpus; c++)); do numa_args+=(-numa "cpu,node-id=$((c % numa)),socket-id=$c"); done
 fi
+# The accelerator: KVM when it really boots a guest here, TCG otherwise. /dev/kvm existing proves little (nested KVM on
+# these hosts stops with emulation failures), so a tiny guest is booted under KVM once per host kernel and QEMU
+# version and the answer cached. HOLDSCOPE_VM_ACCEL=kvm|tcg overrides the probe.
+kvm_probe() {
+  [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "no usable /dev/kvm"; return 1; }
+  local p=$work/kvm-probe
+  mkdir -p "$p/root/bin"
+  cp /bin/busybox "$p/root/bin/busybox"
+  printf '#!/bin/busybox sh\n/bin/busybox echo HOLDSCOPE-KVM-OK\n/bin/busybox poweroff -f\n' > "$p/root/init"
+  chmod +x "$p/root/init"
+  (cd "$p/root" && find . | cpio -o -H newc --quiet | gzip -1) > "$p/initrd.gz"
+  timeout 30 qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 256M -nographic -no-reboot -kernel "$kernel" \
+    -initrd "$p/initrd.gz" -append "console=ttyS0 panic=-1 quiet" </dev/null >"$p/log" 2>&1
+  if grep -q HOLDSCOPE-KVM-OK "$p/log"; then return 0; fi
+  local last
+  last=$(grep -a -o -i -m1 -E '(kvm|error|fail).*' "$p/log" | tr -d '\r' | cut -c1-100)
+  echo "a KVM guest did not boot within 30 s${last:+: $last}"
+  return 1
+}
+accel=${HOLDSCOPE_VM_ACCEL:-}
+why="HOLDSCOPE_VM_ACCEL"
+if [ -z "$accel" ]; then
+  cache=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/../kvm-probe
+  key="$(uname -r) $(qemu-system-x86_64 --version | head -n1)"
+  if [ -r "$cache" ] && [ "$(head -n1 "$cache")" = "$key" ]; then
+    accel=$(sed -n 2p "$cache"); why="$(sed -n 3p "$cache") (cached probe)"
+  else
+    if why=$(kvm_probe); then accel=kvm; why="a KVM guest booted"; else accel=tcg; fi
+    mkdir -p "$(dirname "$cache")" 2>/dev/null && printf '%s\n%s\n%s\n' "$key" "$accel" "$why" > "$cache" 2>/dev/null || true
+  fi
+fi
+case $accel in
+  kvm) accel_args=(-accel kvm -cpu host) ;;
+  # Single-threaded TCG: with one host thread per vCPU, the int3-based live patching that (un)registers tracepoints
+  # (text_poke_bp) left both vCPUs spinning at the patched site of __mmap_lock_do_trace_acquire_returned on 6.1.
+  # -cpu max crashed 6.12 once in early boot.
+  *) accel=tcg; accel_args=(-accel tcg,thread=single -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt) ;;
+esac
+echo "vm-run: accelerator $accel ($why)" >&2
+
 log=$work/console.log
 set +e
-# TCG: nested KVM on these hosts stops with emulation failures (see KERNEL-NOTES); -cpu max crashed 6.12 once.
-# Single-threaded TCG: with one host thread per vCPU, the int3-based live patching that (un)registers tracepoints
-# (text_poke_bp) left both vCPUs spinning at the patched site of __mmap_lock_do_trace_acquire_returned on 6.1.
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=single -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt \
+timeout "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" \
   -smp "cpus=$cpus,sockets=$cpus" -m "${mem}M" "${numa_args[@]}" -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=${HOLDSCOPE_VM_LOGLEVEL:-3}" </dev/null 2>&1 | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
