@@ -92,7 +92,7 @@ accel=${HOLDSCOPE_VM_ACCEL:-}
 why="HOLDSCOPE_VM_ACCEL"
 if [ -z "$accel" ]; then
   cache=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/../kvm-probe
-  key="$(uname -r) $(qemu-system-x86_64 --version | head -n1)"
+  key="$(uname -r) $(qemu-system-x86_64 --version | head -n1) $kernel $(stat -c %s "$kernel")"
   if [ -r "$cache" ] && [ "$(head -n1 "$cache")" = "$key" ]; then
     accel=$(sed -n 2p "$cache"); why="$(sed -n 3p "$cache") (cached probe)"
   else

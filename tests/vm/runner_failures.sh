@@ -28,6 +28,9 @@ check() {  # check NAME EXPECTED_RC NEEDLE -- CMD...
 }
 
 check "bad kernel path" 2 "no kernel image at /nonexistent/vmlinuz" -- bash "$run" /nonexistent/vmlinuz -- true
+check "the accelerator is detected and named" 0 "vm-run: accelerator \(kvm\|tcg\) (" -- bash "$run" --timeout 120 "$kernel" -- true
+check "HOLDSCOPE_VM_ACCEL overrides the probe" 0 "accelerator tcg (HOLDSCOPE_VM_ACCEL)" -- \
+  env HOLDSCOPE_VM_ACCEL=tcg bash "$run" --timeout 120 "$kernel" -- true
 check "guest exit status is the host's" 7 "HOLDSCOPE-GUEST-EXIT 7" -- bash "$run" --timeout 120 "$kernel" -- sh -c 'exit 7'
 check "guest panic" 3 "stopped without reporting" -- bash "$run" --timeout 120 "$kernel" -- sh -c 'echo c > /proc/sysrq-trigger'
 check "guest panic shows the console" 3 "sysrq" -- bash "$run" --timeout 120 "$kernel" -- sh -c 'echo c > /proc/sysrq-trigger'
