@@ -90,10 +90,11 @@ static std::map<std::string, double> single_report_figures(const nlohmann::json&
       f["khugepaged.write_hold.max_ns"] = std::max(f["khugepaged.write_hold.max_ns"], m["write_hold"].value("max_ns", 0.0));
     }
   }
-  if (r.contains("slow_path"))
-    for (const auto& [mode, b] : r["slow_path"].value("by_lock", nlohmann::json::object()).items())
-      for (const char* k : {"entries", "reclaim_ns", "compaction_ns"})
-        f[fmt::format("slow_path.{}.{}", mode, k)] = b.value(k, 0.0);
+  const nlohmann::json by_lock = r.contains("slow_path") ? r["slow_path"].value("by_lock", nlohmann::json::object())
+                                                        : nlohmann::json::object();
+  for (const auto& [mode, b] : by_lock.items())
+    for (const char* k : {"entries", "reclaim_ns", "compaction_ns"})
+      f[fmt::format("slow_path.{}.{}", mode, k)] = b.value(k, 0.0);
   if (r.contains("drops"))
     for (const auto& [k, v] : r["drops"].items()) f["drops." + k] = v.get<double>();
   return f;

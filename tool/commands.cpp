@@ -251,8 +251,8 @@ static std::vector<nlohmann::json> read_reports(const std::string& list) {
     } catch (const nlohmann::json::exception&) {
       throw ToolError(path + " is not a holdscope JSON report");
     }
-    if (!out.back().is_object() || !out.back().contains("holds"))
-      throw ToolError(path + " is not a holdscope JSON report (no \"holds\")");
+    if (!out.back().is_object() || !(out.back().contains("holds") || out.back().contains("scenarios")))
+      throw ToolError(path + " is not a holdscope JSON report or scenario output (no \"holds\", no \"scenarios\")");
   }
   if (out.empty()) throw ToolError("no report files given");
   return out;

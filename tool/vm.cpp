@@ -99,7 +99,7 @@ int run_vm(const VmOptions& o) {
                     std::to_string(o.cpus) + " " + shell_quote(kernel) + " -- holdscope";
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " 2>&1";
-  std::cerr << "holdscope vm: booting " << kernel << " under QEMU (TCG), " << o.cpus << " CPUs, " << mem << " MiB, "
+  std::cerr << "holdscope vm: booting " << kernel << " under QEMU, " << o.cpus << " CPUs, " << mem << " MiB, "
             << o.numa << " NUMA node" << (o.numa == 1 ? "" : "s") << "; timeout " << o.timeout_s << " s\n";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) throw ToolError("cannot start the VM runner: " + std::string(strerror(errno)));

@@ -95,3 +95,22 @@ TEST_CASE("diff of scenario outputs: per-scenario figures and a changed verdict"
   holdscope::render_diff(d, out);
   CHECK(out.str().find("CHANGED") != std::string::npos);
 }
+
+TEST_CASE("diff: attach-point calls, khugepaged and slow-path figures are compared too") {
+  auto rep = [](double slow_entries, double collapses_under_write) {
+    return nlohmann::json{
+        {"holds", {{"read", {{"count", 1}}}, {"write", {{"count", 1}}}}},
+        {"attach_points", {{{"name", "lru_drain"}, {"calls", 30}, {"functions", {{{"name", "lru_cache_disable"},
+                                                                                  {"time_inside", {{"count", 30}, {"max_ns", 500}}}}}}}}},
+        {"khugepaged", {{"mms", {{{"attempted", 4}, {"succeeded", 4}, {"blocked_waits", 1}, {"write_hold", {{"max_ns", 9}}},
+                                  {"huge_page_allocated_under", {{"none", 4 - collapses_under_write}, {"write", collapses_under_write}}}}}}}},
+        {"slow_path", {{"by_lock", {{"read", {{"entries", slow_entries}, {"reclaim_ns", 100}}}}}}}};
+  };
+  auto d = holdscope::diff_reports({rep(3, 4)}, {rep(0, 0)});
+  CHECK(row(d, "slow_path.read.entries").mean_a == 3);
+  CHECK(row(d, "slow_path.read.entries").mean_b == 0);
+  CHECK(row(d, "khugepaged.alloc_under.write").mean_a == 4);
+  CHECK(row(d, "khugepaged.alloc_under.none").mean_b == 4);
+  CHECK(row(d, "attach.lru_drain.calls").mean_a == 30);
+  CHECK(row(d, "attach.lru_drain.lru_cache_disable.time_inside.max_ns").mean_b == 500);
+}

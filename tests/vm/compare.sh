@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The result issue users want from `holdscope compare`: seed 004 on Debian 6.1 vs 6.12 in 2-node guests, 4 runs each.
+# 6.1 violates (migration targets allocated under mbind's write lock), 6.12 holds, and the diff marks the drop of
+# those allocations, of the write hold and of the victim's worst stall as significant.
+# Exit 77 (skipped) when a kernel is not fetched, the static build or QEMU is missing.
+set -uo pipefail
+holdscope=$1
+cache=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}
+here=$(cd "$(dirname "$0")/../.." && pwd)
+for k in 6.1 6.12; do
+  [ -r "$cache/$k/vmlinuz" ] || { echo "SKIPPED: kernel $k is not fetched (holdscope kernels fetch $k)"; exit 77; }
+done
+[ -x "$here/build-static/holdscope" ] || { echo "SKIPPED: no static build (scripts/build.sh --with-static)"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIPPED: qemu-system-x86_64 is not installed"; exit 77; }
+
+out=$("$holdscope" compare --kernels 6.1,6.12 --runs 4 --quick scenario mbind-migrate 2>&1 | grep -a -v '^\[\|Booting\|SeaBIOS\|iPXE')
+rc=$?
+printf '%s\n' "$out" | sed -n '/^A: /,$p'
+pass=0 fail=0
+expect() {  # expect NAME REGEX
+  if grep -a -q -E -- "$2" <<<"$out"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1 (no line matching: $2)"; fail=$((fail + 1)); fi
+}
+expect "the verdict changed from violated on 6.1 to holds on 6.12" \
+  'verdict mbind-migrate +A: violated, violated, violated, violated +B: holds, holds, holds, holds +CHANGED'
+expect "allocations under the write lock go to zero, significantly" \
+  'evidence\.migration_allocations_under_write +[0-9]+ +0 +-100\.0% \*'
+expect "the write hold shrinks, significantly" 'evidence\.write_hold_max_ns +[0-9]+ +[0-9]+ +-[0-9.]+% \*'
+expect "the victim's worst stall shrinks, significantly" 'workload\.victim_max_ns +[0-9]+ +[0-9]+ +-[0-9.]+% \*'
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
