@@ -118,6 +118,7 @@ struct Analyzer::Impl {
   uint64_t max_ts = 0;
   uint64_t last_processed = 0;
   uint64_t events = 0;
+  uint64_t processed = 0;
 
   std::unordered_map<uint32_t, TaskState> tasks;
   std::unordered_map<uint64_t, std::vector<TaskRef>> holders_by_mm;
@@ -140,6 +141,8 @@ struct Analyzer::Impl {
         tracker(c, r,
                 TrackerHooks{[this](int32_t id) { return stack_of(id); }, [this](int32_t id) { return syscall_of(id); },
                              [this](uint32_t tid) { return comm_of(tid); }}) {}
+
+  size_t tracked_tasks() const { return tasks.size() + tracker.tracked(); }
 
   static uint64_t seen_key(uint32_t tid, uint64_t mm) { return mm * 1000003ull ^ tid; }
 
@@ -455,6 +458,8 @@ struct Analyzer::Impl {
   }
 
   void process(const hs_event& e) {
+    if ((++processed & 1023) == 0)
+      r.analyzer_state.tracked_tasks_peak = std::max<uint64_t>(r.analyzer_state.tracked_tasks_peak, tracked_tasks());
     if (e.ts < last_processed) r.drops.out_of_order++;
     last_processed = std::max<uint64_t>(last_processed, e.ts);
     if (e.type > HS_EV_LOCK_RELEASED) tracker.on_event(e, mode_of(e.pid));
@@ -572,6 +577,9 @@ struct Analyzer::Impl {
     r.drops.map_full = ctx.counters.task_map_full + ctx.counters.scope_map_full;
     r.drops.stack = ctx.counters.stack;
     r.drops.held_overflow = ctx.counters.held_overflow;
+    r.analyzer_state.tracked_tasks_end = tracked_tasks();
+    r.analyzer_state.tracked_locks_end = holders_by_mm.size() + waiters_by_mm.size();
+    r.analyzer_state.tracked_tasks_peak = std::max(r.analyzer_state.tracked_tasks_peak, r.analyzer_state.tracked_tasks_end);
     tracker.finish();
     return std::move(r);
   }
@@ -581,7 +589,7 @@ Analyzer::Analyzer(const TraceContext& ctx, AnalyzerOptions opts) : impl_(std::m
 Analyzer::~Analyzer() = default;
 void Analyzer::feed(const hs_event& e) { impl_->feed(e); }
 Report Analyzer::finish() { return impl_->finish(); }
-size_t Analyzer::tracked_tasks() const { return impl_->tasks.size() + impl_->tracker.tracked(); }
+size_t Analyzer::tracked_tasks() const { return impl_->tracked_tasks(); }
 size_t Analyzer::tracked_locks() const { return impl_->holders_by_mm.size() + impl_->waiters_by_mm.size(); }
 
 Report analyze(const TraceContext& ctx, const std::vector<hs_event>& events, AnalyzerOptions opts) {

@@ -247,6 +247,9 @@ nlohmann::json report_to_json(const Report& r) {
   j["attach_points"] = attach_points_json(r);
   j["khugepaged"] = khugepaged_json(r.khugepaged);
   j["slow_path"] = slow_path_json(r.slow_path);
+  j["analyzer_state"] = {{"tracked_tasks_peak", r.analyzer_state.tracked_tasks_peak},
+                         {"tracked_tasks_end", r.analyzer_state.tracked_tasks_end},
+                         {"tracked_locks_end", r.analyzer_state.tracked_locks_end}};
   j["drops"] = {{"ringbuf", r.drops.ringbuf},           {"map_full", r.drops.map_full},
                 {"stack", r.drops.stack},               {"unmatched", r.drops.unmatched},
                 {"out_of_order", r.drops.out_of_order}, {"held_overflow", r.drops.held_overflow}};

@@ -197,6 +197,13 @@ struct Drops {
   uint64_t held_overflow = 0;
 };
 
+// The analyzer's own per-task and per-lock state: bounded by what is active at once, not by what the trace saw.
+struct AnalyzerState {
+  uint64_t tracked_tasks_peak = 0;  // sampled every 1024 events
+  uint64_t tracked_tasks_end = 0;
+  uint64_t tracked_locks_end = 0;
+};
+
 struct Report {
   std::string kernel;
   std::string scope;
@@ -221,6 +228,7 @@ struct Report {
   std::vector<AttachPointReport> attach_points;
   KhugepagedReport khugepaged;
   SlowPathReport slow_path;
+  AnalyzerState analyzer_state;
   Drops drops;
 };
 

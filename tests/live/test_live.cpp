@@ -472,6 +472,52 @@ TEST_CASE("known answer: anon_vma_clone tries every chain with GFP_NOWAIT first,
   require_no_drops(b);
 }
 
+namespace {
+
+uint64_t rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("a long run keeps memory bounded: per-task state is freed as thousands of tasks come and go") {
+  REQUIRE_LIVE();
+  // The analyzer: 3000 short-lived children, each taking its own mm's lock, leave almost nothing tracked.
+  json j = record_json(kFork + " 0 3000", "churn");
+  INFO(j["analyzer_state"].dump());
+  CHECK(j["holds"]["write"]["count"].get<uint64_t>() >= 3000);
+  CHECK(j["analyzer_state"]["tracked_tasks_end"].get<uint64_t>() <= 2);
+  CHECK(j["analyzer_state"]["tracked_tasks_peak"].get<uint64_t>() < 100);
+  require_no_drops(j);
+
+  // The recorder, tracing the whole system through 16 s of process churn: its RSS is flat after start-up.
+  std::string rec = tmp("churn-long.hsr"), pidf = tmp("churn.pid");
+  REQUIRE(system((kHoldscope + " record -q -o " + rec + " --duration 16 & echo $! > " + pidf).c_str()) == 0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  pid_t pid = std::stoi(slurp(pidf));
+  unlink(pidf.c_str());
+  REQUIRE(system(("for i in $(seq 60); do " + kFork + " 0 200; done >/dev/null 2>&1 &").c_str()) == 0);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  uint64_t early = rss_kb(pid);
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  uint64_t late = rss_kb(pid);
+  while (kill(pid, 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  INFO("recorder RSS " << early << " kB after 5 s, " << late << " kB after 15 s");
+  CHECK(early > 0);
+  CHECK(late <= early + 16 * 1024);
+  std::string js = tmp("churn-long.json");
+  REQUIRE(run(kHoldscope + " report " + rec + " --json " + js).status == 0);
+  json r = json::parse(slurp(js));
+  unlink(js.c_str());
+  unlink(rec.c_str());
+  CHECK(r["analyzer_state"]["tracked_tasks_peak"].get<uint64_t>() < 1000);
+  CHECK(r["drops"]["ringbuf"] == 0);
+}
+
 TEST_CASE("khugepaged: MADV_COLLAPSE and khugepaged collapses, the huge page allocated with no mmap_lock (seed 001)") {
   REQUIRE_LIVE();
   std::string stats = tmp("khp-stats.json");

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# A short run of the overhead benchmark: it must run every configuration and print every figure with a value. Not a
+# timed test: the targets are judged by a full run on a quiet machine, not here.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+[ "$(id -u)" = 0 ] || { echo "SKIPPED: the benchmark loads BPF programs: needs root (CI runs it as root)"; exit 77; }
+command -v bpftrace >/dev/null || { echo "SKIPPED: bpftrace is not installed"; exit 77; }
+out=$(HOLDSCOPE_BUILD=${1:-$here/build} bash "$here/bench/overhead" --quick 2>&1)
+rc=$?
+printf '%s\n' "$out"
+[ "$rc" = 0 ] || { echo "FAIL: bench/overhead exited with $rc"; exit 1; }
+fail=0
+for want in 'A median [0-9.e+]+ ops/s' 'F median [0-9.e+]+ ops/s' 'H median [0-9.e+]+ ops/s' 'B median [0-9.e+]+ ops/s' \
+  'H/A throughput +[0-9.]+' 'H/F throughput +[0-9.]+ +\(target' 'H/B throughput +[0-9.]+ +\(target' \
+  'mmap_lock events/s +[1-9][0-9]*' 'events dropped +[0-9]+' 'holdscope CPU time +[0-9.]+ s' \
+  'holdscope peak RSS +[1-9][0-9]* kB' 'realistic H/A throughput +[0-9.]+' 'replayed in [0-9.]+ s: [1-9][0-9]* events/s'; do
+  grep -q -E -- "$want" <<<"$out" || { echo "FAIL: no figure matching '$want'"; fail=1; }
+done
+[ "$fail" = 0 ] && echo "every figure reported"
+exit "$fail"
