@@ -154,6 +154,12 @@ struct Analyzer::Impl {
 
   uint64_t rel(uint64_t ts) const { return ts >= ctx.start_ns ? ts - ctx.start_ns : 0; }
 
+  uint64_t longest_holds_min() const {
+    uint64_t m = UINT64_MAX;
+    for (const auto& h : longest_holds) m = std::min(m, h.duration_ns);
+    return m;
+  }
+
   template <typename Rec>
   void keep_longest(std::vector<Rec>& v, Rec rec) {
     if (v.size() < opts.top) {
@@ -208,7 +214,10 @@ struct Analyzer::Impl {
       hold_r.add(d);
       p.hold_r.add(d);
     }
-    keep_longest(longest_holds, HoldRecord{ref(e, h.write), h.mm, rel(h.start), d, stack_of(h.stack_id)});
+    // The acquisition's stack when it was taken, else the one taken at the release of a long hold.
+    int32_t stack = h.stack_id >= 0 ? h.stack_id : (e.type == HS_EV_LOCK_RELEASED ? e.stack_id : -1);
+    if (longest_holds.size() < opts.top || d > longest_holds_min())
+      keep_longest(longest_holds, HoldRecord{ref(e, h.write), h.mm, rel(h.start), d, stack_of(stack)});
   }
 
   std::vector<std::string> stack_of(int32_t id) const {

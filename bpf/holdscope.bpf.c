@@ -19,7 +19,14 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u8 filter_targets = 0;   /* 0: whole system; 1: only targets (tgids) and their mms */
-const volatile __u8 stack_on_acquire = 1;
+/* 0: no lock stacks; 1: the stack of every acquisition; 2: the stack at the release of holds of at least
+ * stack_min_hold_ns (the default: a stack walk per acquisition is most of the cost of tracing a lock-heavy load, and
+ * the holds worth a stack are the long ones). */
+const volatile __u8 lock_stacks = 2;
+const volatile __u64 stack_min_hold_ns = 100000;
+/* Wake the consumer only once this much is waiting: a wakeup per event costs more than the event. User space polls
+ * with a timeout, so nothing waits longer than that. */
+const volatile __u64 wakeup_bytes = 1 << 20;
 const volatile __u64 lru_drain_fn = 0;    /* address of lru_add_drain_per_cpu from /proc/kallsyms */
 /* Per fentry/fexit slot: whether its function's first argument is the mm it works on (collapse_huge_page), and whether
  * every entry takes a stack (rare functions) rather than only entries under mmap_lock. */
@@ -33,6 +40,7 @@ volatile __u32 hs_enabled = 0;
  * slow-path episode whose closing allocation is still to come. One lookup thus filters every allocator event. */
 struct task_state {
 	__u64 held_mm[HS_MAX_HELD];
+	__u64 held_ts[HS_MAX_HELD];
 	__u8 held_write[HS_MAX_HELD];
 	__u8 nheld;
 	__u8 inside;    /* open fentry brackets */
@@ -164,7 +172,8 @@ static __always_inline struct hs_event *reserve(__u16 type)
 
 static __always_inline void submit(struct hs_event *e)
 {
-	bpf_ringbuf_submit(e, 0);
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	count(HS_CNT_EVENTS);
 }
 
@@ -268,6 +277,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 				}
 				if (slot >= 0 && slot < HS_MAX_HELD) {
 					st->held_mm[slot] = mm;
+					st->held_ts[slot] = bpf_ktime_get_ns();
 					st->held_write[slot] = write;
 					st->nheld++;
 				} else {
@@ -284,7 +294,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	e->mm = mm;
 	e->write = write;
 	e->flag = (success ? 1 : 0) | (downgrade ? 2 : 0);
-	if (success && !downgrade && stack_on_acquire)
+	if (success && !downgrade && lock_stacks == 1)
 		e->stack_id = stack_of(ctx);
 	submit(e);
 	return 0;
@@ -300,9 +310,11 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	bool long_hold = false;
 	if (st) {
 		for (int i = 0; i < HS_MAX_HELD; i++) {
 			if (st->held_mm[i] == mm) {
+				long_hold = bpf_ktime_get_ns() - st->held_ts[i] >= stack_min_hold_ns;
 				st->held_mm[i] = 0;
 				st->held_write[i] = 0;
 				if (st->nheld)
@@ -317,6 +329,8 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 		return 0;
 	e->mm = mm;
 	e->write = ctx->write;
+	if (long_hold && lock_stacks == 2)
+		e->stack_id = stack_of(ctx);
 	submit(e);
 	return 0;
 }

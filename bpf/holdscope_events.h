@@ -22,7 +22,7 @@
 enum hs_event_type {
 	HS_EV_LOCK_START = 1,   /* mmap_lock_start_locking: mm, write */
 	HS_EV_LOCK_ACQUIRED = 2,/* mmap_lock_acquire_returned: mm, write, flag=success, stack */
-	HS_EV_LOCK_RELEASED = 3,/* mmap_lock_released: mm, write */
+	HS_EV_LOCK_RELEASED = 3,/* mmap_lock_released: mm, write, stack (of a long hold, by default) */
 	HS_EV_PAGE_ALLOC = 4,   /* mm_page_alloc: order, arg=gfp, flag=failed, stack */
 	HS_EV_SLAB_ALLOC = 5,   /* kmem_cache_alloc: arg=gfp, arg2=cache pointer, arg3=call_site, flag=failed */
 	HS_EV_KMALLOC = 6,      /* kmalloc: arg=gfp, arg2=bytes_alloc, arg3=call_site, flag=failed */

@@ -41,8 +41,13 @@ int main(int argc, char** argv) {
   record->add_option("--json", rec_rep.json_path, "also write the report as JSON to this file");
   record->add_option("--top", rec_rep.top, "longest holds and waits kept in the JSON")->capture_default_str();
   record->add_option("--ringbuf-mb", rec.tracer.ringbuf_mb, "ring buffer size in MiB (power of two)")->capture_default_str();
-  record->add_flag("--no-acquire-stacks", [&](int64_t) { rec.tracer.acquire_stacks = false; },
-                   "do not capture the kernel stack of each mmap_lock acquisition (cheaper)");
+  record->add_flag("--no-lock-stacks", [&](int64_t) { rec.tracer.lock_stacks = 0; },
+                   "capture no kernel stacks for mmap_lock holds (cheapest)");
+  record->add_flag("--acquire-stacks", [&](int64_t) { rec.tracer.lock_stacks = 1; },
+                   "capture the kernel stack of every mmap_lock acquisition (costly on lock-heavy loads); by default "
+                   "only holds of at least --stack-min-hold-us get one, taken at their release");
+  record->add_option("--stack-min-hold-us", rec.tracer.stack_min_hold_us,
+                     "holds at least this long get a kernel stack at release")->capture_default_str();
   record->add_flag("-q,--quiet", rec.quiet, "no progress messages");
   record->add_option("--mode", rec_mode, mode_help)->capture_default_str();
   record->add_option("command", rec.command, "-- CMD ARGS...");

@@ -24,7 +24,8 @@ struct TracerOptions {
   bool filter_targets = false;  // trace only target processes, their children and their mms
   std::map<std::string, std::string> modes;  // per attach point: auto | direct | inferred
   const SymbolTable* kallsyms = nullptr;     // for the names of renamed functions in the attach plan
-  bool acquire_stacks = true;
+  int lock_stacks = 2;  // 0 none, 1 every acquisition, 2 at the release of holds >= stack_min_hold_us
+  uint64_t stack_min_hold_us = 100;
   uint32_t ringbuf_mb = 16;
   uint64_t lru_drain_fn = 0;
   bool verbose = false;
