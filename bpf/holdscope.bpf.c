@@ -24,6 +24,10 @@ const volatile __u8 filter_targets = 0;   /* 0: whole system; 1: only targets (t
  * the holds worth a stack are the long ones). */
 const volatile __u8 lock_stacks = 2;
 const volatile __u64 stack_min_hold_ns = 100000;
+/* Allocation stacks, the other large cost: 0 none; 1 one walk per page allocation, and per slab/kmalloc call site and
+ * lock mode only the first (later ones reuse its stack: the call site names the allocating function, the stack is its
+ * example path); 2 a walk per allocation. */
+const volatile __u8 alloc_stacks = 1;
 /* Wake the consumer only once this much is waiting: a wakeup per event costs more than the event. User space polls
  * with a timeout, so nothing waits longer than that. */
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -80,6 +84,18 @@ struct {
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, HS_MAX_STACK_DEPTH * sizeof(__u64));
 } stacks_alt SEC(".maps");
+
+struct site_key {
+	__u64 call_site;
+	__u64 mode;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct site_key);
+	__type(value, __s32);
+} site_stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -150,6 +166,25 @@ static __always_inline __u8 lock_mode(struct task_state *st)
 		if (st->held_mm[i])
 			m = st->held_write[i] ? 2 : (m ? m : 1);
 	return m;
+}
+
+static __always_inline __s32 stack_of(void *ctx);
+
+/* The stack of a slab or kmalloc allocation from call_site by a task holding mode (see alloc_stacks). */
+static __always_inline __s32 site_stack(void *ctx, __u64 call_site, struct task_state *st)
+{
+	if (alloc_stacks == 0)
+		return -1;
+	if (alloc_stacks == 2)
+		return stack_of(ctx);
+	struct site_key k = {call_site, lock_mode(st)};
+	__s32 *id = bpf_map_lookup_elem(&site_stacks, &k);
+	if (id)
+		return *id;
+	__s32 sid = stack_of(ctx);
+	if (sid >= 0)
+		bpf_map_update_elem(&site_stacks, &k, &sid, BPF_ANY);
+	return sid;
 }
 
 static __always_inline struct hs_event *reserve(__u16 type)
@@ -375,7 +410,8 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 	e->order = ctx->order;
 	e->arg = ctx->gfp_flags;
 	e->flag = ctx->pfn == (unsigned long)-1;
-	e->stack_id = stack_of(ctx);
+	if (alloc_stacks)
+		e->stack_id = stack_of(ctx);
 	submit(e);
 	return 0;
 }
@@ -385,7 +421,11 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 SEC("raw_tp/kmem_cache_alloc")
 int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (!holding())
+	if (!hs_enabled)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (!st)
 		return 0;
 	__u64 call_site = ctx->args[0];
 	__u64 ptr = ctx->args[1];
@@ -406,7 +446,7 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	e->arg2 = key;
 	e->arg3 = call_site;
 	e->flag = ptr == 0;
-	e->stack_id = stack_of(ctx);
+	e->stack_id = site_stack(ctx, call_site, st);
 	submit(e);
 	return 0;
 }
@@ -414,7 +454,11 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 SEC("tp/kmem/kmalloc")
 int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 {
-	if (!holding())
+	if (!hs_enabled)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (!st)
 		return 0;
 	struct hs_event *e = reserve(HS_EV_KMALLOC);
 	if (!e)
@@ -423,7 +467,7 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 	e->arg2 = ctx->bytes_alloc;
 	e->arg3 = ctx->call_site;
 	e->flag = ctx->ptr == 0;
-	e->stack_id = stack_of(ctx);
+	e->stack_id = site_stack(ctx, ctx->call_site, st);
 	submit(e);
 	return 0;
 }

@@ -46,6 +46,12 @@ int main(int argc, char** argv) {
   record->add_flag("--acquire-stacks", [&](int64_t) { rec.tracer.lock_stacks = 1; },
                    "capture the kernel stack of every mmap_lock acquisition (costly on lock-heavy loads); by default "
                    "only holds of at least --stack-min-hold-us get one, taken at their release");
+  record->add_flag("--no-alloc-stacks", [&](int64_t) { rec.tracer.alloc_stacks = 0; },
+                   "no kernel stacks for allocations under the lock (cheapest; they are then grouped by kind, mode, "
+                   "cache/order and gfp only)");
+  record->add_flag("--exact-alloc-stacks", [&](int64_t) { rec.tracer.alloc_stacks = 2; },
+                   "a stack walk for every slab/kmalloc allocation under the lock; by default one per call site and "
+                   "lock mode, reused for the site's later allocations");
   record->add_option("--stack-min-hold-us", rec.tracer.stack_min_hold_us,
                      "holds at least this long get a kernel stack at release")->capture_default_str();
   record->add_flag("-q,--quiet", rec.quiet, "no progress messages");

@@ -26,6 +26,7 @@ struct TracerOptions {
   const SymbolTable* kallsyms = nullptr;     // for the names of renamed functions in the attach plan
   int lock_stacks = 2;  // 0 none, 1 every acquisition, 2 at the release of holds >= stack_min_hold_us
   uint64_t stack_min_hold_us = 100;
+  int alloc_stacks = 1;  // 0 none, 1 per page allocation and per slab call site and mode, 2 per allocation
   uint32_t ringbuf_mb = 16;
   uint64_t lru_drain_fn = 0;
   bool verbose = false;
