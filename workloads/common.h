@@ -2,6 +2,7 @@
 #ifndef HOLDSCOPE_WORKLOAD_COMMON_H
 #define HOLDSCOPE_WORKLOAD_COMMON_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -70,6 +71,35 @@ static inline void wl_stall_json(FILE *f, const char *prefix, struct wl_stalls *
 	}
 	fprintf(f, "\"%s_ops\": %zu, \"%s_p99_ns\": %llu, \"%s_max_ns\": %llu", prefix, s->n, prefix,
 		(unsigned long long)p99, prefix, (unsigned long long)max);
+}
+
+/* Victim threads: each mmaps a page, touches it and unmaps it in a loop until wl_stop, timing every round (a stall
+ * behind a hold of mmap_lock shows up here), pausing pause_us between rounds. Several threads may share one. */
+struct wl_victims {
+	struct wl_stalls stalls;
+	pthread_mutex_t lock;
+	unsigned pause_us;
+};
+#define WL_VICTIMS_INIT(pause) {{NULL, 0}, PTHREAD_MUTEX_INITIALIZER, (pause)}
+
+static inline void *wl_victim_loop(void *arg)
+{
+	struct wl_victims *v = arg;
+	while (!atomic_load(&wl_stop)) {
+		uint64_t t0 = wl_now_ns();
+		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			p[0] = 1;
+			munmap(p, 4096);
+		}
+		uint64_t d = wl_now_ns() - t0;
+		pthread_mutex_lock(&v->lock);
+		wl_stall_add(&v->stalls, d);
+		pthread_mutex_unlock(&v->lock);
+		if (v->pause_us)
+			usleep(v->pause_us);
+	}
+	return NULL;
 }
 
 /* Maps n one-page anonymous VMAs at base, one page apart so that no two can merge, and writes to each (giving it an

@@ -19,8 +19,7 @@
 #define HPAGE (2ul << 20)
 #define KNOBS "/sys/kernel/mm/transparent_hugepage/khugepaged/"
 
-static struct wl_stalls victim;
-static pthread_mutex_t victim_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wl_victims victims = WL_VICTIMS_INIT(200);
 
 struct knob {
 	const char *name;
@@ -113,25 +112,6 @@ static long vma_huge_kb(const void *addr)
 	return kb;
 }
 
-static void *victim_loop(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&wl_stop)) {
-		uint64_t t0 = wl_now_ns();
-		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p != MAP_FAILED) {
-			p[0] = 1;
-			munmap(p, 4096);
-		}
-		uint64_t d = wl_now_ns() - t0;
-		pthread_mutex_lock(&victim_lock);
-		wl_stall_add(&victim, d);
-		pthread_mutex_unlock(&victim_lock);
-		usleep(200);
-	}
-	return NULL;
-}
-
 static void usage(void)
 {
 	printf("usage: khugepaged-collapse [--regions N] [--mode both|madv|khugepaged] [--timeout S] [--stats FILE]\n"
@@ -199,7 +179,7 @@ int main(int argc, char **argv)
 
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
-		pthread_create(&t[i], NULL, victim_loop, NULL);
+		pthread_create(&t[i], NULL, wl_victim_loop, &victims);
 	usleep(20000);
 
 	long madv_ok = 0, madv_failed = 0;
@@ -229,14 +209,14 @@ int main(int argc, char **argv)
 	long collapsed_after = read_long(KNOBS "pages_collapsed");
 	restore_knobs();
 	printf("khugepaged-collapse: MADV_COLLAPSE %ld ok, %ld failed; khugepaged made %ld kB huge; victim ops %zu\n",
-	       madv_ok, madv_failed, khp_huge_kb, victim.n);
+	       madv_ok, madv_failed, khp_huge_kb, victims.stalls.n);
 	if (stats) {
 		FILE *f = fopen(stats, "w");
 		if (f) {
 			fprintf(f, "{\"regions\": %ld, \"madv_collapse_ok\": %ld, \"madv_collapse_failed\": %ld, "
 				   "\"khugepaged_huge_kb\": %ld, \"pages_collapsed_delta\": %ld, ",
 				regions, madv_ok, madv_failed, khp_huge_kb, collapsed_after - collapsed_before);
-			wl_stall_json(f, "victim", &victim);
+			wl_stall_json(f, "victim", &victims.stalls);
 			fprintf(f, "}\n");
 			fclose(f);
 		}

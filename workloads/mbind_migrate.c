@@ -13,7 +13,7 @@
 
 #include "common.h"
 
-static struct wl_stalls victim;
+static struct wl_victims victims = WL_VICTIMS_INIT(0);
 
 static void usage(void)
 {
@@ -21,21 +21,6 @@ static void usage(void)
 	       "  --size MiB    memory migrated each round (default 32)\n"
 	       "  --rounds N    node 0 -> 1 (mbind) -> 0 (migrate_pages) rounds (default 4)\n"
 	       "  --stats FILE  write the workload's own figures (victim stalls) as JSON\n");
-}
-
-static void *victim_loop(void *arg)
-{
-	(void)arg;
-	while (!atomic_load(&wl_stop)) {
-		uint64_t t0 = wl_now_ns();
-		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p != MAP_FAILED) {
-			p[0] = 1;
-			munmap(p, 4096);
-		}
-		wl_stall_add(&victim, wl_now_ns() - t0);
-	}
-	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -74,7 +59,7 @@ int main(int argc, char **argv)
 	}
 	memset(buf, 1, len); /* every page on node 0 */
 	pthread_t t;
-	pthread_create(&t, NULL, victim_loop, NULL);
+	pthread_create(&t, NULL, wl_victim_loop, &victims);
 	usleep(20000);
 	int moved = 0;
 	for (int i = 0; i < rounds && !atomic_load(&wl_stop); i++) {
@@ -94,7 +79,7 @@ int main(int argc, char **argv)
 		FILE *f = fopen(stats, "w");
 		if (f) {
 			fprintf(f, "{\"rounds\": %d, \"size_mib\": %ld, ", moved, size_mib);
-			wl_stall_json(f, "victim", &victim);
+			wl_stall_json(f, "victim", &victims.stalls);
 			fprintf(f, "}\n");
 			fclose(f);
 		}

@@ -12,8 +12,8 @@
 
 #include "common.h"
 
-static struct wl_stalls reader, victim;
-static pthread_mutex_t victim_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wl_stalls reader;
+static struct wl_victims victims = WL_VICTIMS_INIT(500);
 
 static void read_all(const char *path)
 {
@@ -40,26 +40,6 @@ static void *reader_loop(void *arg)
 	return NULL;
 }
 
-static void *faulter_loop(void *arg)
-{
-	(void)arg;
-	prctl(PR_SET_NAME, "faulter");
-	while (!atomic_load(&wl_stop)) {
-		uint64_t t0 = wl_now_ns();
-		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p != MAP_FAILED) {
-			p[0] = 1;
-			munmap(p, 4096);
-		}
-		uint64_t d = wl_now_ns() - t0;
-		pthread_mutex_lock(&victim_lock);
-		wl_stall_add(&victim, d);
-		pthread_mutex_unlock(&victim_lock);
-		usleep(500);
-	}
-	return NULL;
-}
-
 /* A quarter of MemAvailable, at most 512 MiB: large enough that population takes a while, small enough to be safe. */
 static long default_size_mib(void)
 {
@@ -81,7 +61,7 @@ static void usage(void)
 	printf("usage: mlock-populate [--size MiB] [--rounds N] [--stats FILE]\n"
 	       "  --size MiB    region mlock()ed each round (default: a quarter of MemAvailable, at most 512)\n"
 	       "  --rounds N    mlock/munlock rounds (default 3)\n"
-	       "  --stats FILE  write the workload's own figures (mlock time, reader and faulter stalls) as JSON\n");
+	       "  --stats FILE  write the workload's own figures (mlock time, reader and victim stalls) as JSON\n");
 }
 
 int main(int argc, char **argv)
@@ -106,12 +86,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	wl_handle_signals();
-	prctl(PR_SET_NAME, "mlocker");
 	size_t len = (size_t)size_mib << 20;
 	pthread_t r, f[2];
 	pthread_create(&r, NULL, reader_loop, NULL);
 	for (int i = 0; i < 2; i++)
-		pthread_create(&f[i], NULL, faulter_loop, NULL);
+		pthread_create(&f[i], NULL, wl_victim_loop, &victims);
+	prctl(PR_SET_NAME, "mlocker"); /* after the threads are created: they would inherit the name */
 	usleep(20000);
 
 	uint64_t mlock_max = 0, mlock_total = 0;
@@ -155,7 +135,7 @@ int main(int argc, char **argv)
 				done, size_mib, len / 4096, (unsigned long long)mlock_max, (unsigned long long)mlock_total);
 			wl_stall_json(s, "reader", &reader);
 			fprintf(s, ", ");
-			wl_stall_json(s, "victim", &victim);
+			wl_stall_json(s, "victim", &victims.stalls);
 			fprintf(s, "}\n");
 			fclose(s);
 		}
