@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "analyzers/stats.h"
 
@@ -97,6 +98,9 @@ struct AttachTracker::Impl {
   std::array<PointAgg, kAttachPoints> agg;
   std::unordered_map<uint32_t, Task> tasks;
   std::map<uint64_t, MmAgg> mms;
+  // Tasks whose open collapse has taken the write lock: the only ones a completed wait must be checked against, so a
+  // wait costs a look at these rather than at every tracked task. Entries whose collapse has ended are dropped lazily.
+  std::unordered_set<uint32_t> writing_collapsers;
 
   Impl(const TraceContext& c, Report& rep, TrackerHooks h) : ctx(c), r(rep), hooks(std::move(h)) {
     for (int p = 0; p < kAttachPoints; p++) {
@@ -462,7 +466,10 @@ struct AttachTracker::Impl {
       if (!c->mm) c->mm = mm;
       if (c->mm == mm) {
         c->seq.push_back(LockStep{write ? "write" : "read", "", start, end - std::min<uint64_t>(end, start)});
-        if (write) c->writes.emplace_back(start, end);
+        if (write) {
+          c->writes.emplace_back(start, end);
+          writing_collapsers.insert(tid);
+        }
       }
     }
     auto m = mms.find(mm);
@@ -486,10 +493,14 @@ struct AttachTracker::Impl {
     auto blocked_by = [&](const std::vector<std::pair<uint64_t, uint64_t>>& writes) {
       return std::any_of(writes.begin(), writes.end(), [&](const auto& w) { return overlaps(start, end, w.first, w.second); });
     };
-    for (auto& [ttid, t] : tasks) {
-      if (ttid == tid) continue;
-      Collapse* c = open_collapse(ttid);
-      if (c && c->mm == mm && blocked_by(c->writes) && c->blocked.size() < 64) c->blocked.push_back(b);
+    for (auto it = writing_collapsers.begin(); it != writing_collapsers.end();) {
+      Collapse* c = open_collapse(*it);
+      if (!c || c->writes.empty()) {
+        it = writing_collapsers.erase(it);
+        continue;
+      }
+      if (*it != tid && c->mm == mm && blocked_by(c->writes) && c->blocked.size() < 64) c->blocked.push_back(b);
+      ++it;
     }
     auto m = mms.find(mm);
     if (m == mms.end()) return;

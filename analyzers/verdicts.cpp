@@ -14,29 +14,29 @@ nlohmann::json top_frames(const nlohmann::json& stack, size_t n) {
   return out;
 }
 
+bool starts_with_any(const std::string& f, std::initializer_list<const char*> prefixes) {
+  for (const char* p : prefixes)
+    if (f.rfind(p, 0) == 0) return true;
+  return false;
+}
+
 // A frame of the migration machinery itself (where target pages are allocated), not a syscall entry like
 // kernel_migrate_pages: the name must be followed by its offset.
 bool is_migration_frame(const std::string& f) {
-  for (const char* p : {"migrate_pages+", "migrate_pages_batch+", "migrate_pages_sync+", "unmap_and_move+",
-                        "alloc_migration_target+", "alloc_migration_target_by_mpol+", "new_page+", "new_folio+"})
-    if (f.rfind(p, 0) == 0) return true;
-  return false;
+  return starts_with_any(f, {"migrate_pages+", "migrate_pages_batch+", "migrate_pages_sync+", "unmap_and_move+",
+                        "alloc_migration_target+", "alloc_migration_target_by_mpol+", "new_page+", "new_folio+"});
 }
 
 // A frame of the two system calls the seed-004 invariant is about (NUMA balancing also migrates, from a fault, under
 // the read lock: that is other sleeping work, not this invariant's).
 bool is_mbind_or_migrate_pages_frame(const std::string& f) {
-  for (const char* p : {"do_mbind+", "kernel_mbind+", "__x64_sys_mbind+", "do_migrate_pages+", "kernel_migrate_pages+",
-                        "migrate_to_node+", "__x64_sys_migrate_pages+"})
-    if (f.rfind(p, 0) == 0) return true;
-  return false;
+  return starts_with_any(f, {"do_mbind+", "kernel_mbind+", "__x64_sys_mbind+", "do_migrate_pages+", "kernel_migrate_pages+",
+                        "migrate_to_node+", "__x64_sys_migrate_pages+"});
 }
 
 // A frame of the population of an mlock()ed (or MAP_POPULATE) range.
 bool is_population_frame(const std::string& f) {
-  for (const char* p : {"__mm_populate+", "populate_vma_page_range+", "__get_user_pages+", "faultin_page+"})
-    if (f.rfind(p, 0) == 0) return true;
-  return false;
+  return starts_with_any(f, {"__mm_populate+", "populate_vma_page_range+", "__get_user_pages+", "faultin_page+"});
 }
 
 }  // namespace
