@@ -3,6 +3,7 @@
 #include "analyzers/attach_tracker.h"
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <string_view>
 #include <tuple>
@@ -22,12 +23,24 @@ bool is_tracing_frame(std::string_view name) {
 }
 
 constexpr uint64_t kDrainBurstNs = 2'000'000;  // queue_work calls of one lru_add_drain_all come within microseconds
+// Holds kept after their release, per mm, to name the holders of a wait whose start arrives after the reorder window
+// has passed it (a start folded into a late acquire event): the long holds of the last seconds, which are what a long
+// wait waits behind.
+constexpr uint64_t kPastHoldMinNs = 100'000;
+constexpr uint64_t kPastHoldKeepNs = 10'000'000'000;
+constexpr size_t kPastHoldsPerMm = 64;
+constexpr uint8_t kSynthesizedStart = 0x80;  // flag of a start event the analyzer rebuilt from an acquire event
 
 struct Hold {
   uint64_t mm;
   bool write;
   uint64_t start;
   int32_t stack_id;
+};
+
+struct PastHold {
+  TaskRef who;
+  uint64_t start, end;
 };
 
 struct PendingWait {
@@ -124,6 +137,8 @@ struct Analyzer::Impl {
   std::unordered_map<uint64_t, std::vector<TaskRef>> holders_by_mm;
   std::unordered_map<uint64_t, std::vector<uint32_t>> waiters_by_mm;
   std::unordered_set<uint64_t> seen;  // hashes of (tid, mm) with any lock event: tells carried-in holds from losses
+  std::unordered_map<uint64_t, std::deque<PastHold>> past_by_mm;
+  uint64_t next_sweep = 0;
 
   Samples hold_r, hold_w, wait_r, wait_w;
   std::unordered_map<uint32_t, ProcSamples> procs;
@@ -143,6 +158,7 @@ struct Analyzer::Impl {
                              [this](uint32_t tid) { return comm_of(tid); }}) {}
 
   size_t tracked_tasks() const { return tasks.size() + tracker.tracked(); }
+  size_t tracked_locks() const { return holders_by_mm.size() + waiters_by_mm.size() + past_by_mm.size(); }
 
   static uint64_t seen_key(uint32_t tid, uint64_t mm) { return mm * 1000003ull ^ tid; }
 
@@ -205,6 +221,11 @@ struct Analyzer::Impl {
 
   void end_hold(const hs_event& e, const Hold& h, uint64_t end) {
     uint64_t d = end - std::min<uint64_t>(end, h.start);
+    if (d >= kPastHoldMinNs) {
+      auto& q = past_by_mm[h.mm];
+      q.push_back(PastHold{ref(e, h.write), h.start, end});
+      if (q.size() > kPastHoldsPerMm) q.pop_front();
+    }
     tracker.on_hold(e.pid, h.mm, h.write, h.start, end);
     auto& p = procs[e.tgid];
     if (h.write) {
@@ -252,16 +273,26 @@ struct Analyzer::Impl {
     return "?";
   }
 
-  void on_start(const hs_event& e) {
+  // late: processed after later events (a rebuilt start beyond the reorder window): holds that began and ended since
+  // its timestamp were missed by add_holder, so they are taken from the recent past.
+  void on_start(const hs_event& e, bool late) {
     auto& t = tasks[e.pid];
     if (t.wait) {
       r.drops.unmatched++;  // the previous attempt never returned
       remove_waiter(t.wait->mm, e.pid);
     }
     PendingWait w{e.mm, e.write != 0, e.ts, {}};
+    auto add = [&](const TaskRef& h) {
+      if (h.tid != e.pid && w.holders.size() < 8 &&
+          std::none_of(w.holders.begin(), w.holders.end(), [&](const TaskRef& x) { return x.tid == h.tid; }))
+        w.holders.push_back(h);
+    };
+    if (late)
+      if (auto p = past_by_mm.find(e.mm); p != past_by_mm.end())
+        for (const auto& h : p->second)
+          if (h.end > e.ts) add(h.who);
     if (auto it = holders_by_mm.find(e.mm); it != holders_by_mm.end())
-      for (const auto& h : it->second)
-        if (h.tid != e.pid && w.holders.size() < 8) w.holders.push_back(h);
+      for (const auto& h : it->second) add(h);
     t.wait = std::move(w);
     waiters_by_mm[e.mm].push_back(e.pid);
     seen.insert(seen_key(e.pid, e.mm));
@@ -383,14 +414,19 @@ struct Analyzer::Impl {
     if (!tracker.direct(kAnonVmaClone) && is_clone_chain_alloc(e)) on_clone_alloc(e);
     int mode = mode_of(e.pid);
     if (mode == 0) return;  // the kernel's view said held, ours says not: ordering at a hold's edge; not under lock
-    AllocKey k{0, mode == 2, 0, {}, e.arg, e.stack_id};
+    int kind = e.type == HS_EV_PAGE_ALLOC ? HS_ALLOC_PAGE : e.type == HS_EV_SLAB_ALLOC ? HS_ALLOC_SLAB : HS_ALLOC_KMALLOC;
+    add_allocs(kind, mode == 2, kind == HS_ALLOC_PAGE ? e.order : e.arg2, e.arg, e.stack_id, 1, e.flag & 1);
+  }
+
+  // n allocations of one kind under the lock, failed of them failed; what: the order, cache pointer or bytes.
+  void add_allocs(int kind, bool write, uint64_t what, uint64_t gfp, int32_t stack, uint64_t n, uint64_t failed) {
+    AllocKey k{kind == HS_ALLOC_PAGE ? 0 : 1, write, 0, {}, gfp, stack};
     uint64_t bytes = 0;
-    if (e.type == HS_EV_PAGE_ALLOC) {
-      k.order = e.order;
-      bytes = ctx.page_size << e.order;
-    } else if (e.type == HS_EV_SLAB_ALLOC) {
-      k.kind = 1;
-      auto c = ctx.caches.find(e.arg2);
+    if (kind == HS_ALLOC_PAGE) {
+      k.order = static_cast<uint32_t>(what);
+      bytes = ctx.page_size << what;
+    } else if (kind == HS_ALLOC_SLAB) {
+      auto c = ctx.caches.find(what);
       if (c != ctx.caches.end()) {
         k.cache = c->second.name;
         bytes = c->second.size;
@@ -398,16 +434,13 @@ struct Analyzer::Impl {
         k.cache = "?";
       }
     } else {
-      k.kind = 1;
-      k.cache = "kmalloc-" + std::to_string(e.arg2);
-      bytes = e.arg2;
+      k.cache = "kmalloc-" + std::to_string(what);
+      bytes = what;
     }
     auto& a = allocs[k];
-    a.count++;
-    if (e.flag & 1)
-      a.failed++;
-    else
-      a.bytes += bytes;
+    a.count += n;
+    a.failed += failed;
+    a.bytes += (n - std::min(n, failed)) * bytes;
   }
 
   void on_timed_begin(const hs_event& e, bool reclaim) {
@@ -466,14 +499,26 @@ struct Analyzer::Impl {
     tasks.erase(it);
   }
 
+  void sweep_past(uint64_t now) {
+    for (auto it = past_by_mm.begin(); it != past_by_mm.end();) {
+      auto& q = it->second;
+      while (!q.empty() && q.front().end + kPastHoldKeepNs < now) q.pop_front();
+      it = q.empty() ? past_by_mm.erase(it) : std::next(it);
+    }
+    next_sweep = now + 1'000'000'000;
+  }
+
   void process(const hs_event& e) {
     if ((++processed & 1023) == 0)
       r.analyzer_state.tracked_tasks_peak = std::max<uint64_t>(r.analyzer_state.tracked_tasks_peak, tracked_tasks());
-    if (e.ts < last_processed) r.drops.out_of_order++;
+    bool late = e.ts < last_processed;
+    bool rebuilt = e.type == HS_EV_LOCK_START && (e.flag & kSynthesizedStart);
+    if (late && !rebuilt) r.drops.out_of_order++;
     last_processed = std::max<uint64_t>(last_processed, e.ts);
+    if (e.ts >= next_sweep) sweep_past(e.ts);
     if (e.type > HS_EV_LOCK_RELEASED) tracker.on_event(e, mode_of(e.pid));
     switch (e.type) {
-      case HS_EV_LOCK_START: on_start(e); break;
+      case HS_EV_LOCK_START: on_start(e, late && rebuilt); break;
       case HS_EV_LOCK_ACQUIRED: on_acquired(e); break;
       case HS_EV_LOCK_RELEASED: on_released(e); break;
       case HS_EV_PAGE_ALLOC:
@@ -496,6 +541,16 @@ struct Analyzer::Impl {
 
   void feed(const hs_event& e) {
     events++;
+    if (e.type == HS_EV_LOCK_ACQUIRED && (e.flag & 4)) {
+      // The kernel folded an uncontended acquisition's start into its acquire event: put the start back in its place.
+      hs_event s = e;
+      s.type = HS_EV_LOCK_START;
+      s.ts = std::min<uint64_t>(e.arg, e.ts);
+      s.flag = kSynthesizedStart;
+      s.arg = 0;
+      s.stack_id = -1;
+      pending.push(Queued{s, seq++});
+    }
     pending.push(Queued{e, seq++});
     max_ts = std::max<uint64_t>(max_ts, e.ts);
     while (!pending.empty() && pending.top().e.ts + opts.reorder_window_ns < max_ts) {
@@ -550,6 +605,7 @@ struct Analyzer::Impl {
     std::sort(r.waits_blocked_by.begin(), r.waits_blocked_by.end(),
               [](const BlockedBy& a, const BlockedBy& b) { return a.total_ns > b.total_ns; });
 
+    for (const auto& a : ctx.alloc_counts) add_allocs(a.kind, a.mode == 2, a.what, a.gfp, a.stack_id, a.count, a.failed);
     for (const auto& [k, a] : allocs) {
       AllocGroup g;
       g.kind = k.kind == 0 ? "page" : "slab";
@@ -587,7 +643,7 @@ struct Analyzer::Impl {
     r.drops.stack = ctx.counters.stack;
     r.drops.held_overflow = ctx.counters.held_overflow;
     r.analyzer_state.tracked_tasks_end = tracked_tasks();
-    r.analyzer_state.tracked_locks_end = holders_by_mm.size() + waiters_by_mm.size();
+    r.analyzer_state.tracked_locks_end = tracked_locks();
     r.analyzer_state.tracked_tasks_peak = std::max(r.analyzer_state.tracked_tasks_peak, r.analyzer_state.tracked_tasks_end);
     tracker.finish();
     return std::move(r);
@@ -599,7 +655,7 @@ Analyzer::~Analyzer() = default;
 void Analyzer::feed(const hs_event& e) { impl_->feed(e); }
 Report Analyzer::finish() { return impl_->finish(); }
 size_t Analyzer::tracked_tasks() const { return impl_->tracked_tasks(); }
-size_t Analyzer::tracked_locks() const { return impl_->holders_by_mm.size() + impl_->waiters_by_mm.size(); }
+size_t Analyzer::tracked_locks() const { return impl_->tracked_locks(); }
 
 Report analyze(const TraceContext& ctx, const std::vector<hs_event>& events, AnalyzerOptions opts) {
   Analyzer a(ctx, opts);

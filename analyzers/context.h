@@ -32,6 +32,18 @@ struct KernelCounters {
   uint64_t events = 0;
 };
 
+// Allocations under mmap_lock counted in the kernel rather than streamed (see hs_alloc_key).
+struct AllocCount {
+  int kind = 0;     // HS_ALLOC_PAGE, HS_ALLOC_SLAB, HS_ALLOC_KMALLOC
+  int mode = 1;     // 1 read, 2 write
+  uint64_t site = 0;
+  uint64_t what = 0;  // order, cache pointer or bytes
+  uint64_t gfp = 0;
+  int32_t stack_id = -1;
+  uint64_t count = 0;
+  uint64_t failed = 0;
+};
+
 // How one attach point was observed in this trace.
 struct AttachPointInfo {
   std::string name;
@@ -55,6 +67,7 @@ struct TraceContext {
   std::unordered_map<int32_t, std::vector<uint64_t>> stacks;
   std::unordered_map<uint64_t, CacheInfo> caches;
   std::unordered_map<uint32_t, TaskName> comms;
+  std::vector<AllocCount> alloc_counts;
   uint64_t lru_drain_fn = 0;
   std::vector<AttachPointInfo> attach_points;
   std::vector<std::string> fn_slots;             // HS_EV_FN_* arg -> kernel function

@@ -120,6 +120,9 @@ std::string context_to_json(const TraceContext& c) {
   for (const auto& [p, ci] : c.caches) caches.push_back({p, ci.name, ci.size});
   auto& comms = j["comms"] = nlohmann::json::array();
   for (const auto& [tid, tn] : c.comms) comms.push_back({tid, tn.tgid, tn.comm});
+  auto& ac = j["alloc_counts"] = nlohmann::json::array();
+  for (const auto& a : c.alloc_counts)
+    ac.push_back({a.kind, a.mode, a.site, a.what, a.gfp, a.stack_id, a.count, a.failed});
   return j.dump();
 }
 
@@ -158,6 +161,13 @@ TraceContext context_from_json(const std::string& text) {
       c.caches[x.at(0).get<uint64_t>()] = {x.at(1).get<std::string>(), x.at(2).get<uint32_t>()};
     for (const auto& x : j.at("comms"))
       c.comms[x.at(0).get<uint32_t>()] = {x.at(2).get<std::string>(), x.at(1).get<uint32_t>()};
+    for (const auto& x : j.value("alloc_counts", nlohmann::json::array())) {
+      AllocCount a{x.at(0).get<int>(),      x.at(1).get<int>(),      x.at(2).get<uint64_t>(), x.at(3).get<uint64_t>(),
+                   x.at(4).get<uint64_t>(), x.at(5).get<int32_t>(),  x.at(6).get<uint64_t>(), x.at(7).get<uint64_t>()};
+      if (a.kind < HS_ALLOC_PAGE || a.kind > HS_ALLOC_KMALLOC || a.mode < 1 || a.mode > 2)
+        throw RecordingError("recording metadata is malformed: an allocation count of unknown kind or mode");
+      c.alloc_counts.push_back(a);
+    }
   } catch (const nlohmann::json::exception& e) {
     throw RecordingError(std::string("recording metadata is malformed: ") + e.what());
   }
@@ -172,7 +182,8 @@ RecordingReader::RecordingReader(std::istream& in) : in_(in) {
   if (h.version != kRecordingVersion)
     throw RecordingError("unsupported recording version " + std::to_string(h.version) + " (this holdscope reads " +
                          std::to_string(kRecordingVersion) + ")");
-  if (h.event_abi != HS_EVENT_ABI || h.event_size != sizeof(hs_event))
+  // ABI 1 differs from 2 only in never folding a start into its acquire event: the same layout, read the same way.
+  if ((h.event_abi != HS_EVENT_ABI && h.event_abi != 1) || h.event_size != sizeof(hs_event))
     throw RecordingError("recording event layout " + std::to_string(h.event_abi) + "/" + std::to_string(h.event_size) +
                          " does not match this holdscope's");
   bool have_meta = false, have_end = false;

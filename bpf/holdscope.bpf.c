@@ -24,9 +24,9 @@ const volatile __u8 filter_targets = 0;   /* 0: whole system; 1: only targets (t
  * the holds worth a stack are the long ones). */
 const volatile __u8 lock_stacks = 2;
 const volatile __u64 stack_min_hold_ns = 100000;
-/* Allocation stacks, the other large cost: 0 none; 1 one walk per page allocation, and per slab/kmalloc call site and
- * lock mode only the first (later ones reuse its stack: the call site names the allocating function, the stack is its
- * example path); 2 a walk per allocation. */
+/* Allocation stacks, the other large cost: 0 none; 1 a walk for the first allocation of each call path and lock mode
+ * and one in every HS_STACK_REFRESH after it, the others reuse the latest walk (see cached_stack); 2 a walk per
+ * allocation. */
 const volatile __u8 alloc_stacks = 1;
 /* Wake the consumer only once this much is waiting: a wakeup per event costs more than the event. User space polls
  * with a timeout, so nothing waits longer than that. */
@@ -40,16 +40,20 @@ const volatile __u8 slot_stack_always[HS_FN_SLOTS] = {};
 /* Flipped by user space once every program is attached, so a run starts at one instant for all tracepoints. */
 volatile __u32 hs_enabled = 0;
 
-/* A task has an entry while anything about it decides what to stream: a held mmap_lock, an open fentry bracket, or a
- * slow-path episode whose closing allocation is still to come. One lookup thus filters every allocator event. */
+/* A task gets an entry the first time it takes an mmap_lock (or enters an observed function, or the slow path) and
+ * keeps it until it exits: creating and deleting a hash entry per hold cost more than the rest of the lock handlers
+ * together. What decides whether an allocator event is streamed is active(): a held mmap_lock, an open fentry bracket,
+ * or a slow-path episode whose closing allocation is still to come. */
 struct task_state {
 	__u64 held_mm[HS_MAX_HELD];
 	__u64 held_ts[HS_MAX_HELD];
+	__u64 start_mm; /* an acquisition under way: its start travels in the acquire event */
+	__u64 start_ts;
 	__u8 held_write[HS_MAX_HELD];
 	__u8 nheld;
 	__u8 inside;    /* open fentry brackets */
 	__u8 slow_open; /* direct reclaim or compaction began; the allocation that follows closes it */
-	__u8 pad;
+	__u8 comm_known;
 };
 
 struct target {
@@ -63,7 +67,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 32768); /* threads that took an mmap_lock and are alive; a full map is counted */
 	__type(key, __u32);
 	__type(value, struct task_state);
 } task_states SEC(".maps");
@@ -85,17 +89,20 @@ struct {
 	__uint(value_size, HS_MAX_STACK_DEPTH * sizeof(__u64));
 } stacks_alt SEC(".maps");
 
-struct site_key {
-	__u64 call_site;
-	__u64 mode;
+/* A call path, as far as it can be told without walking the stack: a slab/kmalloc call site (the allocating function)
+ * or, for page allocations (whose tracepoint has no call site), the system call or fault the task is in, the gfp
+ * flags and the order. With the lock mode it keys the stack cache. */
+struct path_key {
+	__u64 site;
+	__u64 detail;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct site_key);
+	__type(key, struct path_key);
 	__type(value, __s32);
-} site_stacks SEC(".maps");
+} stack_cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -132,6 +139,15 @@ struct {
 	__type(value, struct hs_comm);
 } comms SEC(".maps");
 
+/* Per CPU: a shared counter would be a cache line bouncing between the CPUs on every allocation. Sized by the loader
+ * to the number of CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct hs_alloc_key);
+	__type(value, struct hs_alloc_count);
+} alloc_counts SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -151,11 +167,9 @@ static __always_inline struct task_state *state_of(__u32 tid, bool create)
 	return NULL;
 }
 
-/* Entries go as soon as nothing about the task matters, so the map holds only tasks active right now. */
-static __always_inline void forget_if_idle(__u32 tid, struct task_state *st)
+static __always_inline bool active(const struct task_state *st)
 {
-	if (st->nheld == 0 && st->inside == 0 && !st->slow_open)
-		bpf_map_delete_elem(&task_states, &tid);
+	return st && (st->nheld || st->inside || st->slow_open);
 }
 
 /* 0: no mmap_lock, 1: read, 2: write (the strongest held). */
@@ -170,21 +184,54 @@ static __always_inline __u8 lock_mode(struct task_state *st)
 
 static __always_inline __s32 stack_of(void *ctx);
 
-/* The stack of a slab or kmalloc allocation from call_site by a task holding mode (see alloc_stacks). */
-static __always_inline __s32 site_stack(void *ctx, __u64 call_site, struct task_state *st)
+/* The stack of an allocation on call path k (see alloc_stacks). Two paths that share a key share the walk of
+ * whichever came last; refreshing one use in HS_STACK_REFRESH at random keeps each stack's share of a key close to its
+ * share of the allocations. Random rather than counted: a per-key counter is a cache line every CPU writes. */
+static __always_inline __s32 cached_stack(void *ctx, struct path_key *k)
 {
 	if (alloc_stacks == 0)
 		return -1;
 	if (alloc_stacks == 2)
 		return stack_of(ctx);
-	struct site_key k = {call_site, lock_mode(st)};
-	__s32 *id = bpf_map_lookup_elem(&site_stacks, &k);
-	if (id)
-		return *id;
+	__s32 *c = bpf_map_lookup_elem(&stack_cache, k);
+	if (c && *c >= 0 && bpf_get_prandom_u32() % HS_STACK_REFRESH != 0)
+		return *c;
 	__s32 sid = stack_of(ctx);
-	if (sid >= 0)
-		bpf_map_update_elem(&site_stacks, &k, &sid, BPF_ANY);
+	if (sid >= 0 && (!c || *c != sid))
+		bpf_map_update_elem(&stack_cache, k, &sid, BPF_ANY);
 	return sid;
+}
+
+/* The system call the current task is in, or its user fault, for page allocations' path key: orig_ax is the syscall
+ * number in a syscall and the error code in a fault; ax still holds -ENOSYS until a syscall returns. Kernel threads
+ * have zeroed user registers. */
+static __always_inline __u64 entry_key(void)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 orig = BPF_CORE_READ(regs, orig_ax);
+	__s64 ax = BPF_CORE_READ(regs, ax);
+	return (orig & 0xffffffff) | (ax == -38 ? 1ull << 32 : 0);
+#else
+	return 0;
+#endif
+}
+
+/* Counts an allocation under the lock in the kernel; false when the count map is full (the caller streams it). */
+static __always_inline bool count_alloc(struct hs_alloc_key *k, bool failed)
+{
+	struct hs_alloc_count *c = bpf_map_lookup_elem(&alloc_counts, k);
+	if (!c) {
+		struct hs_alloc_count zero = {};
+		bpf_map_update_elem(&alloc_counts, k, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&alloc_counts, k);
+		if (!c)
+			return false;
+	}
+	c->count++;
+	if (failed)
+		c->failed++;
+	return true;
 }
 
 static __always_inline struct hs_event *reserve(__u16 type)
@@ -250,16 +297,21 @@ static __always_inline bool in_scope(__u64 mm)
 	return bpf_map_lookup_elem(&target_mms, &mm) != NULL;
 }
 
-static __always_inline void remember_comm(__u32 tid, __u32 tgid)
+/* The name is cached once per task (and again after a rename), not looked up per acquisition. */
+static __always_inline void remember_comm(struct task_state *st, __u32 tid, __u32 tgid)
 {
-	if (bpf_map_lookup_elem(&comms, &tid))
+	if (st->comm_known)
 		return;
 	struct hs_comm c = {};
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 	c.tgid = tgid;
-	bpf_map_update_elem(&comms, &tid, &c, BPF_NOEXIST);
+	bpf_map_update_elem(&comms, &tid, &c, BPF_ANY);
+	st->comm_known = 1;
 }
 
+/* The start of an acquisition travels in its acquire event (flag 4, arg): one ring-buffer record per acquisition
+ * instead of two. The analyzer puts the start back in its place and tells who held the lock meanwhile from the holds
+ * it saw. Only a task the per-task map has no room for streams its start separately. */
 SEC("tp/mmap_lock/mmap_lock_start_locking")
 int hs_lock_start(struct trace_event_raw_mmap_lock *ctx)
 {
@@ -268,6 +320,13 @@ int hs_lock_start(struct trace_event_raw_mmap_lock *ctx)
 	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_state *st = state_of(tid, true);
+	if (st) {
+		st->start_mm = mm;
+		st->start_ts = bpf_ktime_get_ns();
+		return 0;
+	}
 	struct hs_event *e = reserve(HS_EV_LOCK_START);
 	if (!e)
 		return 0;
@@ -290,37 +349,41 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	bool downgrade = false;
+	__u64 start_ts = 0;
 
-	if (success) {
-		struct task_state *st = state_of(tid, true);
-		if (st) {
-			int slot = -1;
-			/* mmap_write_downgrade emits acquire_returned(write=false) while the write hold is ours. */
+	struct task_state *st = state_of(tid, true);
+	if (st) {
+		if (st->start_mm == mm)
+			start_ts = st->start_ts;
+		st->start_mm = 0;
+	}
+	if (success && st) {
+		int slot = -1;
+		/* mmap_write_downgrade emits acquire_returned(write=false) while the write hold is ours. */
+		for (int i = 0; i < HS_MAX_HELD; i++) {
+			if (st->held_mm[i] == mm && st->held_write[i] && !write) {
+				st->held_write[i] = 0;
+				downgrade = true;
+				break;
+			}
+		}
+		if (!downgrade) {
 			for (int i = 0; i < HS_MAX_HELD; i++) {
-				if (st->held_mm[i] == mm && st->held_write[i] && !write) {
-					st->held_write[i] = 0;
-					downgrade = true;
+				if (st->held_mm[i] == 0) {
+					slot = i;
 					break;
 				}
 			}
-			if (!downgrade) {
-				for (int i = 0; i < HS_MAX_HELD; i++) {
-					if (st->held_mm[i] == 0) {
-						slot = i;
-						break;
-					}
-				}
-				if (slot >= 0 && slot < HS_MAX_HELD) {
-					st->held_mm[slot] = mm;
-					st->held_ts[slot] = bpf_ktime_get_ns();
-					st->held_write[slot] = write;
-					st->nheld++;
-				} else {
-					count(HS_CNT_HELD_OVERFLOW);
-				}
+			if (slot >= 0 && slot < HS_MAX_HELD) {
+				st->held_mm[slot] = mm;
+				st->held_ts[slot] = bpf_ktime_get_ns();
+				st->held_write[slot] = write;
+				st->nheld++;
+			} else {
+				count(HS_CNT_HELD_OVERFLOW);
 			}
 		}
-		remember_comm(tid, id >> 32);
+		remember_comm(st, tid, id >> 32);
 	}
 
 	struct hs_event *e = reserve(HS_EV_LOCK_ACQUIRED);
@@ -328,7 +391,8 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 		return 0;
 	e->mm = mm;
 	e->write = write;
-	e->flag = (success ? 1 : 0) | (downgrade ? 2 : 0);
+	e->flag = (success ? 1 : 0) | (downgrade ? 2 : 0) | (start_ts ? 4 : 0);
+	e->arg = start_ts;
 	if (success && !downgrade && lock_stacks == 1)
 		e->stack_id = stack_of(ctx);
 	submit(e);
@@ -357,7 +421,6 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 				break;
 			}
 		}
-		forget_if_idle(tid, st);
 	}
 	struct hs_event *e = reserve(HS_EV_LOCK_RELEASED);
 	if (!e)
@@ -377,7 +440,7 @@ static __always_inline bool holding(void)
 	if (!hs_enabled)
 		return false;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	return bpf_map_lookup_elem(&task_states, &tid) != NULL;
+	return active(bpf_map_lookup_elem(&task_states, &tid));
 }
 
 /* Outside any lock, only the traced processes count (the whole system when not filtering). */
@@ -396,24 +459,42 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	__u32 order = ctx->order;
 	/* Huge pages are streamed whatever the lock state: where khugepaged allocates them relative to mmap_lock is
 	 * the question of the khugepaged section, and the answer since the fix is "with no lock held". */
-	if (!st && ctx->order < HS_HUGE_ORDER)
+	if (!active(st) && order < HS_HUGE_ORDER)
 		return 0;
-	if (st && st->slow_open) {
+	bool closes = st && st->slow_open;
+	if (closes)
 		st->slow_open = 0;
-		forget_if_idle(tid, st);
+	__u8 mode = st ? lock_mode(st) : 0;
+	__u64 gfp = ctx->gfp_flags;
+	bool failed = ctx->pfn == (unsigned long)-1;
+	struct path_key k = {entry_key(), (gfp << 16) | (order << 8) | mode | (1ull << 7)};
+	__s32 sid = cached_stack(ctx, &k);
+	if (st && mode && !closes && !st->inside && order < HS_HUGE_ORDER) {
+		struct hs_alloc_key ak = {.what = order, .gfp = gfp, .stack_id = sid, .kind = HS_ALLOC_PAGE, .mode = mode};
+		if (count_alloc(&ak, failed))
+			return 0;
 	}
 	struct hs_event *e = reserve(HS_EV_PAGE_ALLOC);
 	if (!e)
 		return 0;
-	e->order = ctx->order;
-	e->arg = ctx->gfp_flags;
-	e->flag = ctx->pfn == (unsigned long)-1;
-	if (alloc_stacks)
-		e->stack_id = stack_of(ctx);
+	e->order = order;
+	e->arg = gfp;
+	e->flag = failed;
+	e->stack_id = sid;
 	submit(e);
 	return 0;
+}
+
+static __always_inline bool is_chain_cache(const char *name)
+{
+	static const char chain[] = "anon_vma_chain";
+	for (int i = 0; i < sizeof(chain); i++)
+		if (name[i] != chain[i])
+			return false;
+	return true;
 }
 
 /* raw_tp because the classic event has the cache name only from 6.18; (call_site, ptr, s, gfp, node) is the same
@@ -425,19 +506,34 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
-	if (!st)
+	if (!active(st))
 		return 0;
 	__u64 call_site = ctx->args[0];
 	__u64 ptr = ctx->args[1];
 	struct kmem_cache *s = (struct kmem_cache *)ctx->args[2];
 	__u64 gfp = ctx->args[3];
 	__u64 key = (__u64)s;
-	if (!bpf_map_lookup_elem(&caches, &key)) {
+	struct hs_cache_info *ci = bpf_map_lookup_elem(&caches, &key);
+	if (!ci) {
 		struct hs_cache_info info = {};
 		const char *name = BPF_CORE_READ(s, name);
 		bpf_probe_read_kernel_str(info.name, sizeof(info.name), name);
 		info.size = BPF_CORE_READ(s, size);
+		info.stream = is_chain_cache(info.name);
 		bpf_map_update_elem(&caches, &key, &info, BPF_NOEXIST);
+		ci = bpf_map_lookup_elem(&caches, &key);
+	}
+	bool stream = st->inside || (ci && ci->stream);
+	__u8 mode = lock_mode(st);
+	if (!mode && !stream)
+		return 0; /* only a slow-path episode is open: not under the lock, nothing to correlate */
+	struct path_key k = {call_site, mode};
+	__s32 sid = cached_stack(ctx, &k);
+	if (!stream) {
+		struct hs_alloc_key ak = {
+			.site = call_site, .what = key, .gfp = gfp, .stack_id = sid, .kind = HS_ALLOC_SLAB, .mode = mode};
+		if (count_alloc(&ak, ptr == 0))
+			return 0;
 	}
 	struct hs_event *e = reserve(HS_EV_SLAB_ALLOC);
 	if (!e)
@@ -446,7 +542,7 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	e->arg2 = key;
 	e->arg3 = call_site;
 	e->flag = ptr == 0;
-	e->stack_id = site_stack(ctx, call_site, st);
+	e->stack_id = sid;
 	submit(e);
 	return 0;
 }
@@ -458,16 +554,33 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
-	if (!st)
+	if (!active(st))
 		return 0;
+	__u8 mode = lock_mode(st);
+	if (!mode && !st->inside)
+		return 0;
+	__u64 call_site = ctx->call_site;
+	struct path_key k = {call_site, mode};
+	__s32 sid = cached_stack(ctx, &k);
+	bool failed = ctx->ptr == 0;
+	if (!st->inside) {
+		struct hs_alloc_key ak = {.site = call_site,
+					  .what = ctx->bytes_alloc,
+					  .gfp = ctx->gfp_flags,
+					  .stack_id = sid,
+					  .kind = HS_ALLOC_KMALLOC,
+					  .mode = mode};
+		if (count_alloc(&ak, failed))
+			return 0;
+	}
 	struct hs_event *e = reserve(HS_EV_KMALLOC);
 	if (!e)
 		return 0;
 	e->arg = ctx->gfp_flags;
 	e->arg2 = ctx->bytes_alloc;
-	e->arg3 = ctx->call_site;
-	e->flag = ctx->ptr == 0;
-	e->stack_id = site_stack(ctx, ctx->call_site, st);
+	e->arg3 = call_site;
+	e->flag = failed;
+	e->stack_id = sid;
 	submit(e);
 	return 0;
 }
@@ -682,7 +795,6 @@ static __always_inline int fn_exit(__u64 *ctx, int slot)
 	if (!st || st->inside == 0)
 		return 0; /* entered before tracing began, or out of scope */
 	st->inside--;
-	forget_if_idle(tid, st);
 	__u64 ret = 0;
 	bpf_get_func_ret(ctx, &ret);
 	struct hs_event *e = reserve(HS_EV_FN_EXIT);
@@ -732,6 +844,9 @@ SEC("tp/task/task_rename")
 int hs_rename(struct trace_event_raw_task_rename *ctx)
 {
 	__u32 tid = ctx->pid;
+	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	if (st)
+		st->comm_known = 0;
 	bpf_map_delete_elem(&comms, &tid);
 	return 0;
 }

@@ -12,16 +12,18 @@
 #include <linux/types.h>
 #endif
 
-#define HS_EVENT_ABI 1
+#define HS_EVENT_ABI 2             /* 2: acquire events may carry their start (flag 4); 1 is read too */
 #define HS_MAX_STACK_DEPTH 48
 #define HS_CACHE_NAME_LEN 32
 #define HS_STACK_ID_ALT 0x40000000 /* the id is in the second stack map */
 #define HS_FN_SLOTS 8              /* kernel functions observed directly (fentry/fexit), numbered by the loader */
+#define HS_STACK_REFRESH 1024        /* a cached allocation stack is walked again every this many uses */
 #define HS_HUGE_ORDER 9            /* PMD-sized pages: streamed whatever the lock state, for the khugepaged section */
 
 enum hs_event_type {
 	HS_EV_LOCK_START = 1,   /* mmap_lock_start_locking: mm, write */
-	HS_EV_LOCK_ACQUIRED = 2,/* mmap_lock_acquire_returned: mm, write, flag=success, stack */
+	HS_EV_LOCK_ACQUIRED = 2,/* mmap_lock_acquire_returned: mm, write, flag=1 success|2 downgrade|4 arg is the start,
+				 * stack */
 	HS_EV_LOCK_RELEASED = 3,/* mmap_lock_released: mm, write, stack (of a long hold, by default) */
 	HS_EV_PAGE_ALLOC = 4,   /* mm_page_alloc: order, arg=gfp, flag=failed, stack */
 	HS_EV_SLAB_ALLOC = 5,   /* kmem_cache_alloc: arg=gfp, arg2=cache pointer, arg3=call_site, flag=failed */
@@ -69,7 +71,31 @@ enum hs_counter {
 struct hs_cache_info {
 	char name[HS_CACHE_NAME_LEN];
 	__u32 size;
-	__u32 pad;
+	__u32 stream; /* allocations from this cache are always streamed (anon_vma_chain: the anon_vma_clone inference) */
+};
+
+/* Allocations under mmap_lock that nothing needs to correlate are counted in the kernel, by this key, and read once at
+ * the end; the others (inside an observed function, closing a slow-path episode, huge pages, anon_vma_chain) and any
+ * that find the count map full are streamed. */
+enum hs_alloc_kind {
+	HS_ALLOC_PAGE = 0,
+	HS_ALLOC_SLAB = 1,
+	HS_ALLOC_KMALLOC = 2,
+};
+
+struct hs_alloc_key {
+	__u64 site;     /* slab/kmalloc call site; 0 for pages */
+	__u64 what;     /* page: order; slab: struct kmem_cache *; kmalloc: bytes allocated */
+	__u32 gfp;
+	__s32 stack_id;
+	__u8 kind;
+	__u8 mode;      /* mmap_lock held: 1 read, 2 write */
+	__u8 pad[6];
+};
+
+struct hs_alloc_count {
+	__u64 count;
+	__u64 failed;
 };
 
 struct hs_comm {

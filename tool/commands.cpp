@@ -210,6 +210,8 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   ctx.counters = tracer.counters();
   tracer.fill_context(ctx);
   std::vector<uint64_t> addrs(tracer.call_sites().begin(), tracer.call_sites().end());
+  for (const auto& a : ctx.alloc_counts)
+    if (a.site) addrs.push_back(a.site);
   for (const auto& [id, st] : ctx.stacks) addrs.insert(addrs.end(), st.begin(), st.end());
   ctx.symbols = kallsyms.subset(addrs);
   writer.finish(ctx);

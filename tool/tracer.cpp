@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -90,6 +91,10 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   skel_->rodata->wakeup_bytes = (uint64_t(opts_.ringbuf_mb) << 20) / 16;
   skel_->rodata->lru_drain_fn = opts_.lru_drain_fn;
   bpf_map__set_max_entries(skel_->maps.events, opts_.ringbuf_mb << 20);
+  // The per-CPU allocation counts get at most 8 MiB, whatever the number of CPUs; a full map means streaming.
+  int ncpu = std::max(1, libbpf_num_possible_cpus());
+  size_t entries = std::clamp<size_t>((8u << 20) / (size_t(ncpu) * sizeof(hs_alloc_count)), 1024, 16384);
+  bpf_map__set_max_entries(skel_->maps.alloc_counts, static_cast<uint32_t>(entries));
 
   if (int err = holdscope_bpf__load(skel_.get()))
     throw ToolError("cannot load the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
@@ -206,8 +211,26 @@ static void for_each_entry(const struct bpf_map* map, Fn fn) {
 }
 
 void Tracer::fill_context(TraceContext& ctx) const {
+  std::unordered_set<int32_t> ids = stack_ids_;
+  std::vector<hs_alloc_count> per_cpu(std::max(1, libbpf_num_possible_cpus()));
+  hs_alloc_key key{}, next{};
+  const hs_alloc_key* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.alloc_counts, prev, &next, sizeof next) == 0) {
+    if (bpf_map__lookup_elem(skel_->maps.alloc_counts, &next, sizeof next, per_cpu.data(),
+                             per_cpu.size() * sizeof(hs_alloc_count), 0) == 0) {
+      AllocCount a{next.kind, next.mode, next.site, next.what, next.gfp, next.stack_id, 0, 0};
+      for (const auto& c : per_cpu) {
+        a.count += c.count;
+        a.failed += c.failed;
+      }
+      ctx.alloc_counts.push_back(a);
+      if (next.stack_id >= 0) ids.insert(next.stack_id);
+    }
+    key = next;
+    prev = &key;
+  }
   uint64_t addrs[HS_MAX_STACK_DEPTH];
-  for (int32_t id : stack_ids_) {
+  for (int32_t id : ids) {
     uint32_t key = static_cast<uint32_t>(id) & ~uint32_t(HS_STACK_ID_ALT);
     struct bpf_map* map = (id & HS_STACK_ID_ALT) ? skel_->maps.stacks_alt : skel_->maps.stacks;
     memset(addrs, 0, sizeof addrs);

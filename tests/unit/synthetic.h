@@ -37,6 +37,12 @@ inline hs_event start(uint64_t ts, uint32_t tid, uint64_t mm, bool write) { retu
 inline hs_event acquired(uint64_t ts, uint32_t tid, uint64_t mm, bool write, bool success = true) {
   return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, write, success ? 1 : 0);
 }
+// The kernel's form of an uncontended acquisition: no start event, the start travels in the acquire event.
+inline hs_event acquired_folded(uint64_t start_ts, uint64_t ts, uint32_t tid, uint64_t mm, bool write, bool success = true) {
+  hs_event e = ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, write, (success ? 1 : 0) | 4);
+  e.arg = start_ts;
+  return e;
+}
 inline hs_event downgrade(uint64_t ts, uint32_t tid, uint64_t mm) { return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, false, 1 | 2); }
 inline hs_event released(uint64_t ts, uint32_t tid, uint64_t mm, bool write) {
   return ev(HS_EV_LOCK_RELEASED, ts, tid, mm, write);

@@ -171,6 +171,65 @@ TEST_CASE("a wait names the task that held the lock meanwhile") {
   CHECK(r.waits_blocked_by[0].total_ns == us(491));
 }
 
+TEST_CASE("a start folded into its acquire event gives the same report as a separate start") {
+  auto ctx = context();
+  // Worker 100 takes the write lock uncontended (folded); victim 200 starts waiting while it holds (streamed at once,
+  // the lock looked taken); later 200 takes the lock again uncontended, and a killable attempt of 100 fails.
+  std::vector<hs_event> separate = {
+      start(us(0), 100, kMmA, true),       acquired(us(2), 100, kMmA, true),
+      start(us(10), 200, kMmA, false),     page_alloc(us(20), 100, 0, kGfpKernel),
+      released(us(500), 100, kMmA, true),  acquired(us(501), 200, kMmA, false),
+      released(us(510), 200, kMmA, false), start(us(600), 200, kMmA, false),
+      acquired(us(601), 200, kMmA, false), released(us(650), 200, kMmA, false),
+      start(us(700), 100, kMmA, true),     acquired(us(705), 100, kMmA, true, false),
+  };
+  std::vector<hs_event> folded = {
+      acquired_folded(us(0), us(2), 100, kMmA, true),
+      start(us(10), 200, kMmA, false),     page_alloc(us(20), 100, 0, kGfpKernel),
+      released(us(500), 100, kMmA, true),  acquired(us(501), 200, kMmA, false),
+      released(us(510), 200, kMmA, false), acquired_folded(us(600), us(601), 200, kMmA, false),
+      released(us(650), 200, kMmA, false), acquired_folded(us(700), us(705), 100, kMmA, true, false),
+  };
+  Report a = analyze(ctx, separate), b = analyze(ctx, folded);
+  CHECK(b.waits.write.count == a.waits.write.count);
+  CHECK(b.waits.write.total_ns == a.waits.write.total_ns);
+  CHECK(b.waits.read.count == 2);
+  CHECK(b.waits.read.total_ns == a.waits.read.total_ns);
+  CHECK(b.waits.read.max_ns == us(491));
+  CHECK(b.holds.write.count == 1);
+  CHECK(b.holds.read.count == 2);
+  CHECK(b.trylock_failures_write == 1);
+  CHECK(alloc_count(b, "page", "write") == 1);
+  REQUIRE(b.waits_blocked_by.size() == 1);
+  CHECK(b.waits_blocked_by[0].holder == "worker");
+  CHECK(b.drops.unmatched == 0);
+  CHECK(b.drops.out_of_order == 0);
+  CHECK(b.events == folded.size());
+}
+
+TEST_CASE("a wait longer than the reorder window, its start folded into the acquire, still names who held the lock") {
+  auto ctx = context();
+  // Worker 100 holds the write lock for 300 ms; victim 200 waits from 10 ms on; a third task (300) on another mm keeps
+  // time moving, so that when the victim's acquire arrives its start is far behind the 50 ms window.
+  std::vector<hs_event> s = {acquired_folded(us(0), us(1), 100, kMmA, true)};
+  for (uint64_t t = 20; t < 300; t += 20) {
+    s.push_back(acquired_folded(us(t * 1000), us(t * 1000 + 1), 300, kMmB, false));
+    s.push_back(released(us(t * 1000 + 5), 300, kMmB, false));
+  }
+  s.push_back(released(us(300000), 100, kMmA, true));
+  s.push_back(acquired_folded(us(10000), us(300002), 200, kMmA, false));
+  s.push_back(released(us(300010), 200, kMmA, false));
+  Report r = analyze(ctx, s);
+  CHECK(r.waits.read.max_ns == us(290002));
+  auto victim = std::find_if(r.longest_waits.begin(), r.longest_waits.end(), [](const WaitRecord& w) { return w.task.tid == 200; });
+  REQUIRE(victim != r.longest_waits.end());
+  REQUIRE(victim->holders.size() == 1);
+  CHECK(victim->holders[0].tid == 100);
+  CHECK(victim->holders[0].write);
+  CHECK(r.drops.out_of_order == 0);
+  CHECK(r.drops.unmatched == 0);
+}
+
 TEST_CASE("events out of timestamp order across CPUs give the same report as ordered ones") {
   auto ctx = context();
   std::vector<hs_event> s;
