@@ -32,6 +32,10 @@ const volatile __u8 alloc_stacks = 1;
  * with a timeout, so nothing waits longer than that. */
 const volatile __u64 wakeup_bytes = 1 << 20;
 const volatile __u64 lru_drain_fn = 0;    /* address of lru_add_drain_per_cpu from /proc/kallsyms */
+/* anon_vma_clone's text [lo, hi), from /proc/kallsyms: its anon_vma_chain allocations are always streamed, for the
+ * anon_vma_clone inference. Unknown (0): told by the cache's name instead, at the cost of a lookup per allocation. */
+const volatile __u64 clone_fn_lo = 0;
+const volatile __u64 clone_fn_hi = 0;
 /* Per fentry/fexit slot: whether its function's first argument is the mm it works on (collapse_huge_page), and whether
  * every entry takes a stack (rare functions) rather than only entries under mmap_lock. */
 const volatile __u8 slot_arg0_mm[HS_FN_SLOTS] = {};
@@ -39,6 +43,8 @@ const volatile __u8 slot_stack_always[HS_FN_SLOTS] = {};
 
 /* Flipped by user space once every program is attached, so a run starts at one instant for all tracepoints. */
 volatile __u32 hs_enabled = 0;
+/* Bumped by every rename: a task whose cached name is older caches it again at its next acquisition. */
+volatile __u32 rename_gen = 0;
 
 /* A task gets an entry the first time it takes an mmap_lock (or enters an observed function, or the slow path) and
  * keeps it until it exits: creating and deleting a hash entry per hold cost more than the rest of the lock handlers
@@ -54,6 +60,7 @@ struct task_state {
 	__u8 inside;    /* open fentry brackets */
 	__u8 slow_open; /* direct reclaim or compaction began; the allocation that follows closes it */
 	__u8 comm_known;
+	__u32 comm_gen;
 };
 
 struct target {
@@ -65,10 +72,12 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by the loader */
 } events SEC(".maps");
 
+/* Task-local storage: found from the task without hashing (the lookup every allocator event pays), no capacity to
+ * run out of, and freed by the kernel with the task. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768); /* threads that took an mmap_lock and are alive; a full map is counted */
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct task_state);
 } task_states SEC(".maps");
 
@@ -155,16 +164,17 @@ static __always_inline void count(__u32 idx)
 		(*v)++;
 }
 
-static __always_inline struct task_state *state_of(__u32 tid, bool create)
+/* The current task's state; with create, made on first use (NULL only if the kernel cannot allocate it, or when called
+ * from inside the storage code itself, which is counted). */
+static __always_inline struct task_state *my_state(bool create)
 {
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
-	if (st || !create)
-		return st;
-	struct task_state zero = {};
-	if (bpf_map_update_elem(&task_states, &tid, &zero, BPF_NOEXIST) == 0)
-		return bpf_map_lookup_elem(&task_states, &tid);
-	count(HS_CNT_TASK_MAP_FULL);
-	return NULL;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!create)
+		return bpf_task_storage_get(&task_states, task, 0, 0);
+	struct task_state *st = bpf_task_storage_get(&task_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		count(HS_CNT_TASK_MAP_FULL);
+	return st;
 }
 
 static __always_inline bool active(const struct task_state *st)
@@ -217,21 +227,24 @@ static __always_inline __u64 entry_key(void)
 #endif
 }
 
-/* Counts an allocation under the lock in the kernel; false when the count map is full (the caller streams it). */
-static __always_inline bool count_alloc(struct hs_alloc_key *k, bool failed)
+/* Counts an allocation under the lock in the kernel: 1 counted, 2 counted under a new key, 0 the count map is full
+ * (the caller streams it). */
+static __always_inline int count_alloc(struct hs_alloc_key *k, bool failed)
 {
+	int ret = 1;
 	struct hs_alloc_count *c = bpf_map_lookup_elem(&alloc_counts, k);
 	if (!c) {
 		struct hs_alloc_count zero = {};
 		bpf_map_update_elem(&alloc_counts, k, &zero, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(&alloc_counts, k);
 		if (!c)
-			return false;
+			return 0;
+		ret = 2;
 	}
 	c->count++;
 	if (failed)
 		c->failed++;
-	return true;
+	return ret;
 }
 
 static __always_inline struct hs_event *reserve(__u16 type)
@@ -300,13 +313,15 @@ static __always_inline bool in_scope(__u64 mm)
 /* The name is cached once per task (and again after a rename), not looked up per acquisition. */
 static __always_inline void remember_comm(struct task_state *st, __u32 tid, __u32 tgid)
 {
-	if (st->comm_known)
+	__u32 gen = rename_gen;
+	if (st->comm_known && st->comm_gen == gen)
 		return;
 	struct hs_comm c = {};
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 	c.tgid = tgid;
 	bpf_map_update_elem(&comms, &tid, &c, BPF_ANY);
 	st->comm_known = 1;
+	st->comm_gen = gen;
 }
 
 /* The start of an acquisition travels in its acquire event (flag 4, arg): one ring-buffer record per acquisition
@@ -320,8 +335,7 @@ int hs_lock_start(struct trace_event_raw_mmap_lock *ctx)
 	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = state_of(tid, true);
+	struct task_state *st = my_state(true);
 	if (st) {
 		st->start_mm = mm;
 		st->start_ts = bpf_ktime_get_ns();
@@ -351,7 +365,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	bool downgrade = false;
 	__u64 start_ts = 0;
 
-	struct task_state *st = state_of(tid, true);
+	struct task_state *st = my_state(true);
 	if (st) {
 		if (st->start_mm == mm)
 			start_ts = st->start_ts;
@@ -399,6 +413,37 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	return 0;
 }
 
+/* The HS_LONGEST_PER_CPU longest holds seen on each CPU. The report names the stacks of the longest holds only, and
+ * those are among the longest of the CPU they ended on: once the table is warm, a stack walk at release (a few us) is
+ * rare, however many holds pass --stack-min-hold-us. */
+#define HS_LONGEST_PER_CPU 32
+struct longest {
+	__u64 ns[HS_LONGEST_PER_CPU];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct longest);
+} longest_holds SEC(".maps");
+
+static __always_inline bool among_longest(__u64 ns)
+{
+	__u32 zero = 0;
+	struct longest *l = bpf_map_lookup_elem(&longest_holds, &zero);
+	if (!l)
+		return true;
+	int min = 0;
+	for (int i = 1; i < HS_LONGEST_PER_CPU; i++)
+		if (l->ns[i] < l->ns[min])
+			min = i;
+	if (ns <= l->ns[min])
+		return false;
+	l->ns[min] = ns;
+	return true;
+}
+
 SEC("tp/mmap_lock/mmap_lock_released")
 int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 {
@@ -407,13 +452,12 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
-	bool long_hold = false;
+	struct task_state *st = my_state(false);
+	__u64 held_ns = 0;
 	if (st) {
 		for (int i = 0; i < HS_MAX_HELD; i++) {
 			if (st->held_mm[i] == mm) {
-				long_hold = bpf_ktime_get_ns() - st->held_ts[i] >= stack_min_hold_ns;
+				held_ns = bpf_ktime_get_ns() - st->held_ts[i];
 				st->held_mm[i] = 0;
 				st->held_write[i] = 0;
 				if (st->nheld)
@@ -427,7 +471,7 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 		return 0;
 	e->mm = mm;
 	e->write = ctx->write;
-	if (long_hold && lock_stacks == 2)
+	if (lock_stacks == 2 && held_ns >= stack_min_hold_ns && among_longest(held_ns))
 		e->stack_id = stack_of(ctx);
 	submit(e);
 	return 0;
@@ -439,8 +483,7 @@ static __always_inline bool holding(void)
 {
 	if (!hs_enabled)
 		return false;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	return active(bpf_map_lookup_elem(&task_states, &tid));
+	return active(my_state(false));
 }
 
 /* Outside any lock, only the traced processes count (the whole system when not filtering). */
@@ -457,8 +500,7 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 {
 	if (!hs_enabled)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	struct task_state *st = my_state(false);
 	__u32 order = ctx->order;
 	/* Huge pages are streamed whatever the lock state: where khugepaged allocates them relative to mmap_lock is
 	 * the question of the khugepaged section, and the answer since the fix is "with no lock held". */
@@ -488,13 +530,33 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 	return 0;
 }
 
+/* Two word compares: a byte loop here multiplied the verifier's states past its limit. */
 static __always_inline bool is_chain_cache(const char *name)
 {
-	static const char chain[] = "anon_vma_chain";
-	for (int i = 0; i < sizeof(chain); i++)
-		if (name[i] != chain[i])
-			return false;
-	return true;
+	static const char chain[16] = "anon_vma_chain"; /* 14 characters, then NULs */
+	__u64 a0, a1, b0, b1;
+	__builtin_memcpy(&a0, name, 8);
+	__builtin_memcpy(&a1, name + 8, 8);
+	__builtin_memcpy(&b0, chain, 8);
+	__builtin_memcpy(&b1, chain + 8, 8);
+	return a0 == b0 && (a1 & 0x00ffffffffffffffull) == (b1 & 0x00ffffffffffffffull);
+}
+
+/* Captures a slab cache's name and size the first time it is needed; returns whether its allocations are always
+ * streamed. Not inlined: it is called from three places, and inlined it made the program too large to verify. */
+static __noinline int cache_info(__u64 key)
+{
+	struct hs_cache_info *ci = bpf_map_lookup_elem(&caches, &key);
+	if (ci)
+		return ci->stream;
+	struct kmem_cache *s = (struct kmem_cache *)key;
+	struct hs_cache_info info = {};
+	const char *name = BPF_CORE_READ(s, name);
+	bpf_probe_read_kernel_str(info.name, sizeof(info.name), name);
+	info.size = BPF_CORE_READ(s, size);
+	info.stream = is_chain_cache(info.name);
+	bpf_map_update_elem(&caches, &key, &info, BPF_NOEXIST);
+	return info.stream;
 }
 
 /* raw_tp because the classic event has the cache name only from 6.18; (call_site, ptr, s, gfp, node) is the same
@@ -504,8 +566,7 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (!hs_enabled)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	struct task_state *st = my_state(false);
 	if (!active(st))
 		return 0;
 	__u64 call_site = ctx->args[0];
@@ -513,17 +574,11 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	struct kmem_cache *s = (struct kmem_cache *)ctx->args[2];
 	__u64 gfp = ctx->args[3];
 	__u64 key = (__u64)s;
-	struct hs_cache_info *ci = bpf_map_lookup_elem(&caches, &key);
-	if (!ci) {
-		struct hs_cache_info info = {};
-		const char *name = BPF_CORE_READ(s, name);
-		bpf_probe_read_kernel_str(info.name, sizeof(info.name), name);
-		info.size = BPF_CORE_READ(s, size);
-		info.stream = is_chain_cache(info.name);
-		bpf_map_update_elem(&caches, &key, &info, BPF_NOEXIST);
-		ci = bpf_map_lookup_elem(&caches, &key);
-	}
-	bool stream = st->inside || (ci && ci->stream);
+	bool stream = st->inside;
+	if (clone_fn_hi)
+		stream = stream || (call_site >= clone_fn_lo && call_site < clone_fn_hi);
+	else
+		stream = stream || cache_info(key);
 	__u8 mode = lock_mode(st);
 	if (!mode && !stream)
 		return 0; /* only a slow-path episode is open: not under the lock, nothing to correlate */
@@ -532,9 +587,13 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	if (!stream) {
 		struct hs_alloc_key ak = {
 			.site = call_site, .what = key, .gfp = gfp, .stack_id = sid, .kind = HS_ALLOC_SLAB, .mode = mode};
-		if (count_alloc(&ak, ptr == 0))
+		int counted = count_alloc(&ak, ptr == 0);
+		if (counted == 2)
+			cache_info(key); /* a new key: its cache must have a name in the recording */
+		if (counted)
 			return 0;
 	}
+	cache_info(key);
 	struct hs_event *e = reserve(HS_EV_SLAB_ALLOC);
 	if (!e)
 		return 0;
@@ -552,8 +611,7 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 {
 	if (!hs_enabled)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	struct task_state *st = my_state(false);
 	if (!active(st))
 		return 0;
 	__u8 mode = lock_mode(st);
@@ -591,12 +649,11 @@ static __always_inline bool open_slow_path(void)
 {
 	if (!hs_enabled)
 		return false;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	struct task_state *st = my_state(false);
 	if (!st) {
 		if (!task_in_scope())
 			return false;
-		st = state_of(tid, true);
+		st = my_state(true);
 		if (!st)
 			return false;
 	}
@@ -759,15 +816,14 @@ static __always_inline int fn_entry(__u64 *ctx, int slot)
 {
 	if (!hs_enabled)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 mm = 0;
 	if (slot_arg0_mm[slot])
 		bpf_get_func_arg(ctx, 0, &mm);
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	struct task_state *st = my_state(false);
 	if (!st) {
 		if (!task_in_scope() && !(mm && bpf_map_lookup_elem(&target_mms, &mm)))
 			return 0;
-		st = state_of(tid, true);
+		st = my_state(true);
 		if (!st)
 			return 0;
 	}
@@ -790,8 +846,7 @@ static __always_inline int fn_exit(__u64 *ctx, int slot)
 {
 	if (!hs_enabled)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
+	struct task_state *st = my_state(false);
 	if (!st || st->inside == 0)
 		return 0; /* entered before tracing began, or out of scope */
 	st->inside--;
@@ -844,10 +899,8 @@ SEC("tp/task/task_rename")
 int hs_rename(struct trace_event_raw_task_rename *ctx)
 {
 	__u32 tid = ctx->pid;
-	struct task_state *st = bpf_map_lookup_elem(&task_states, &tid);
-	if (st)
-		st->comm_known = 0;
 	bpf_map_delete_elem(&comms, &tid);
+	__sync_fetch_and_add(&rename_gen, 1); /* the renamed task need not be the current one (/proc/TID/comm) */
 	return 0;
 }
 
@@ -869,10 +922,8 @@ int hs_exit(void *ctx)
 			}
 		}
 	}
-	if (!bpf_map_lookup_elem(&task_states, &tid))
-		return 0;
-	bpf_map_delete_elem(&task_states, &tid);
-	if (!hs_enabled)
+	/* The storage goes with the task; the event tells the analyzer to let go of it too. */
+	if (!my_state(false) || !hs_enabled)
 		return 0;
 	struct hs_event *e = reserve(HS_EV_TASK_EXIT);
 	if (e)

@@ -45,15 +45,17 @@ int main(int argc, char** argv) {
                    "capture no kernel stacks for mmap_lock holds (cheapest)");
   record->add_flag("--acquire-stacks", [&](int64_t) { rec.tracer.lock_stacks = 1; },
                    "capture the kernel stack of every mmap_lock acquisition (costly on lock-heavy loads); by default "
-                   "only holds of at least --stack-min-hold-us get one, taken at their release");
+                   "a hold gets one, taken at its release, when it lasted at least --stack-min-hold-us and is among "
+                   "the 32 longest so far on its CPU (the longest-holds table needs no others)");
   record->add_flag("--no-alloc-stacks", [&](int64_t) { rec.tracer.alloc_stacks = 0; },
                    "no kernel stacks for allocations under the lock (cheapest; they are then grouped by kind, mode, "
                    "cache/order and gfp only)");
   record->add_flag("--exact-alloc-stacks", [&](int64_t) { rec.tracer.alloc_stacks = 2; },
-                   "a stack walk for every slab/kmalloc allocation under the lock; by default one per call site and "
-                   "lock mode, reused for the site's later allocations");
+                   "a stack walk for every allocation under the lock; by default one per call path (slab/kmalloc: call "
+                   "site; pages: system call or fault, gfp, order) and lock mode, reused by its later allocations and "
+                   "refreshed at random once in 1024");
   record->add_option("--stack-min-hold-us", rec.tracer.stack_min_hold_us,
-                     "holds at least this long get a kernel stack at release")->capture_default_str();
+                     "holds at least this long may get a kernel stack at release (see --acquire-stacks)")->capture_default_str();
   record->add_flag("-q,--quiet", rec.quiet, "no progress messages");
   record->add_option("--mode", rec_mode, mode_help)->capture_default_str();
   record->add_option("command", rec.command, "-- CMD ARGS...");

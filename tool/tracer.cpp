@@ -25,8 +25,11 @@ bool g_verbose = false;
 
 int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
   char buf[1024];
+  va_list copy;
+  va_copy(copy, args);
   vsnprintf(buf, sizeof buf, fmt, args);
-  if (g_verbose) fputs(buf, stderr);
+  if (g_verbose) vfprintf(stderr, fmt, copy);  // whole: a verifier log is one long message
+  va_end(copy);
   if (level != LIBBPF_DEBUG) {
     g_libbpf_log.emplace_back(buf);
     if (g_libbpf_log.size() > 8) g_libbpf_log.pop_front();
@@ -90,6 +93,15 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   skel_->rodata->alloc_stacks = opts_.alloc_stacks;
   skel_->rodata->wakeup_bytes = (uint64_t(opts_.ringbuf_mb) << 20) / 16;
   skel_->rodata->lru_drain_fn = opts_.lru_drain_fn;
+  if (opts_.kallsyms) {
+    if (const Symbol* clone = opts_.kallsyms->by_name("anon_vma_clone")) {
+      uint64_t end = 0;  // the next text symbol bounds it
+      for (const auto& sym : opts_.kallsyms->symbols())
+        if (sym.addr > clone->addr && (end == 0 || sym.addr < end)) end = sym.addr;
+      skel_->rodata->clone_fn_lo = clone->addr;
+      skel_->rodata->clone_fn_hi = end;
+    }
+  }
   bpf_map__set_max_entries(skel_->maps.events, opts_.ringbuf_mb << 20);
   // The per-CPU allocation counts get at most 8 MiB, whatever the number of CPUs; a full map means streaming.
   int ncpu = std::max(1, libbpf_num_possible_cpus());
