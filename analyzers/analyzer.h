@@ -1,5 +1,6 @@
-// Turns a stream of hs_events into a Report. Events may arrive out of timestamp order across CPUs (each CPU stamps
-// before it reserves ring-buffer space); a reorder window restores order before the state machine sees them.
+// Turns a stream of hs_events into a Report. Events arrive out of timestamp order across CPUs (each CPU writes its
+// records in batches, the last of which waits for user space's next poll, about 100 ms); a reorder window restores
+// order before the state machine sees them.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -16,7 +17,7 @@
 namespace holdscope {
 
 struct AnalyzerOptions {
-  uint64_t reorder_window_ns = 50'000'000;
+  uint64_t reorder_window_ns = 500'000'000;
   size_t top = 10;  // longest holds and waits kept
 };
 

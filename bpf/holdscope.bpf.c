@@ -247,16 +247,75 @@ static __always_inline int count_alloc(struct hs_alloc_key *k, bool failed)
 	return ret;
 }
 
-static __always_inline struct hs_event *reserve(__u16 type)
+/* Records are gathered per CPU and written to the ring buffer HS_BATCH at a time: a record written into this hot
+ * per-CPU buffer costs a fraction of one reserved in the shared ring (whose lock and producer position every CPU
+ * touches, and whose memory is cold), and most records are written while the traced task holds mmap_lock. A batch is
+ * written when full, when its first record is HS_BATCH_MAX_AGE_NS old, and by user space (hs_flush, run on each CPU
+ * every poll), so no record waits long; the analyzer's reorder window covers the delay. A program that runs nested
+ * inside another on the same CPU (an interrupt) finds the batch busy and reserves in the ring directly. */
+#define HS_BATCH 64
+#define HS_BATCH_MAX_AGE_NS 10000000ull
+
+struct batch {
+	__u32 n;
+	__u32 busy;
+	__u64 first_ts;
+	struct hs_event rec[HS_BATCH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct batch);
+} batches SEC(".maps");
+
+static __always_inline void flush(struct batch *b)
 {
-	struct hs_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	__u32 n = b->n;
+	if (n == 0)
+		return;
+	if (n > HS_BATCH)
+		n = HS_BATCH;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (bpf_ringbuf_output(&events, b->rec, n * sizeof(struct hs_event),
+			       avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP)) {
+		__u32 idx = HS_CNT_RINGBUF_DROPS;
+		__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+		if (v)
+			*v += n;
+	}
+	b->n = 0;
+}
+
+/* A record to fill: in this CPU's batch (*bp set, busy until submit) or, nested or full, in the ring itself. */
+static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
+{
+	__u32 zero = 0;
+	struct hs_event *e = NULL;
+	struct batch *b = bpf_map_lookup_elem(&batches, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	*bp = NULL;
+	if (b && !b->busy) {
+		__u32 n = b->n;
+		if (n < HS_BATCH) {
+			b->busy = 1;
+			if (n == 0)
+				b->first_ts = now;
+			e = &b->rec[n];
+			*bp = b;
+		}
+	}
 	if (!e) {
-		count(HS_CNT_RINGBUF_DROPS);
-		return NULL;
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e) {
+			count(HS_CNT_RINGBUF_DROPS);
+			return NULL;
+		}
 	}
 	__u64 id = bpf_get_current_pid_tgid();
 	__builtin_memset(e, 0, sizeof(*e));
-	e->ts = bpf_ktime_get_ns();
+	e->ts = now;
 	e->pid = (__u32)id;
 	e->tgid = id >> 32;
 	e->type = type;
@@ -265,11 +324,18 @@ static __always_inline struct hs_event *reserve(__u16 type)
 	return e;
 }
 
-static __always_inline void submit(struct hs_event *e)
+static __always_inline void submit(struct batch *b, struct hs_event *e)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	count(HS_CNT_EVENTS);
+	if (!b) {
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+		bpf_ringbuf_submit(e, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+		return;
+	}
+	b->n++;
+	if (b->n >= HS_BATCH || e->ts - b->first_ts >= HS_BATCH_MAX_AGE_NS)
+		flush(b);
+	b->busy = 0;
 }
 
 static __always_inline __s32 stack_of(void *ctx)
@@ -341,12 +407,13 @@ int hs_lock_start(struct trace_event_raw_mmap_lock *ctx)
 		st->start_ts = bpf_ktime_get_ns();
 		return 0;
 	}
-	struct hs_event *e = reserve(HS_EV_LOCK_START);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_LOCK_START);
 	if (!e)
 		return 0;
 	e->mm = mm;
 	e->write = ctx->write;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -400,7 +467,8 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 		remember_comm(st, tid, id >> 32);
 	}
 
-	struct hs_event *e = reserve(HS_EV_LOCK_ACQUIRED);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_LOCK_ACQUIRED);
 	if (!e)
 		return 0;
 	e->mm = mm;
@@ -409,7 +477,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	e->arg = start_ts;
 	if (success && !downgrade && lock_stacks == 1)
 		e->stack_id = stack_of(ctx);
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -466,14 +534,15 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 			}
 		}
 	}
-	struct hs_event *e = reserve(HS_EV_LOCK_RELEASED);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_LOCK_RELEASED);
 	if (!e)
 		return 0;
 	e->mm = mm;
 	e->write = ctx->write;
 	if (lock_stacks == 2 && held_ns >= stack_min_hold_ns && among_longest(held_ns))
 		e->stack_id = stack_of(ctx);
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -519,14 +588,15 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 		if (count_alloc(&ak, failed))
 			return 0;
 	}
-	struct hs_event *e = reserve(HS_EV_PAGE_ALLOC);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_PAGE_ALLOC);
 	if (!e)
 		return 0;
 	e->order = order;
 	e->arg = gfp;
 	e->flag = failed;
 	e->stack_id = sid;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -594,7 +664,8 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 			return 0;
 	}
 	cache_info(key);
-	struct hs_event *e = reserve(HS_EV_SLAB_ALLOC);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_SLAB_ALLOC);
 	if (!e)
 		return 0;
 	e->arg = gfp;
@@ -602,7 +673,7 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	e->arg3 = call_site;
 	e->flag = ptr == 0;
 	e->stack_id = sid;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -631,7 +702,8 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 		if (count_alloc(&ak, failed))
 			return 0;
 	}
-	struct hs_event *e = reserve(HS_EV_KMALLOC);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_KMALLOC);
 	if (!e)
 		return 0;
 	e->arg = ctx->gfp_flags;
@@ -639,7 +711,7 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 	e->arg3 = call_site;
 	e->flag = failed;
 	e->stack_id = sid;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -665,14 +737,15 @@ static __always_inline int reclaim_begin(struct trace_event_raw_mm_vmscan_direct
 {
 	if (memcg ? !holding() : !open_slow_path())
 		return 0;
-	struct hs_event *e = reserve(HS_EV_RECLAIM_BEGIN);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_RECLAIM_BEGIN);
 	if (!e)
 		return 0;
 	e->order = ctx->order;
 	e->arg = ctx->gfp_flags;
 	e->flag = memcg;
 	e->stack_id = stack_of(ctx);
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -680,12 +753,13 @@ static __always_inline int reclaim_end(struct trace_event_raw_mm_vmscan_direct_r
 {
 	if (!holding())
 		return 0;
-	struct hs_event *e = reserve(HS_EV_RECLAIM_END);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_RECLAIM_END);
 	if (!e)
 		return 0;
 	e->arg = ctx->nr_reclaimed;
 	e->flag = memcg;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -718,11 +792,12 @@ int hs_compact_begin(void *ctx)
 {
 	if (!holding())
 		return 0;
-	struct hs_event *e = reserve(HS_EV_COMPACT_BEGIN);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_COMPACT_BEGIN);
 	if (!e)
 		return 0;
 	e->stack_id = stack_of(ctx);
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -731,12 +806,13 @@ int hs_compact_try(struct trace_event_raw_mm_compaction_try_to_compact_pages *ct
 {
 	if (!open_slow_path())
 		return 0;
-	struct hs_event *e = reserve(HS_EV_COMPACT_TRY);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_COMPACT_TRY);
 	if (!e)
 		return 0;
 	e->order = ctx->order;
 	e->arg = ctx->gfp_mask;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -745,11 +821,12 @@ int hs_compact_end(struct trace_event_raw_mm_compaction_end *ctx)
 {
 	if (!holding())
 		return 0;
-	struct hs_event *e = reserve(HS_EV_COMPACT_END);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_COMPACT_END);
 	if (!e)
 		return 0;
 	e->arg = (__u64)(__s64)ctx->status;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -765,12 +842,13 @@ int hs_queue_work(struct trace_event_raw_workqueue_queue_work *ctx)
 		if (!bpf_map_lookup_elem(&targets, &tgid))
 			return 0;
 	}
-	struct hs_event *e = reserve(HS_EV_LRU_DRAIN);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_LRU_DRAIN);
 	if (!e)
 		return 0;
 	e->order = ctx->cpu;
 	e->stack_id = stack_of(ctx);
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -783,13 +861,14 @@ int hs_collapse(struct trace_event_raw_mm_collapse_huge_page *ctx)
 	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
-	struct hs_event *e = reserve(HS_EV_COLLAPSE);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_COLLAPSE);
 	if (!e)
 		return 0;
 	e->mm = mm;
 	e->arg = ctx->status;
 	e->flag = ctx->isolated != 0;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -801,12 +880,13 @@ int hs_scan_pmd(struct trace_event_raw_mm_khugepaged_scan_pmd *ctx)
 	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
-	struct hs_event *e = reserve(HS_EV_SCAN_PMD);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_SCAN_PMD);
 	if (!e)
 		return 0;
 	e->mm = mm;
 	e->arg = ctx->status;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -830,7 +910,8 @@ static __always_inline int fn_entry(__u64 *ctx, int slot)
 	if (st->inside < 255)
 		st->inside++;
 	__u8 mode = lock_mode(st);
-	struct hs_event *e = reserve(HS_EV_FN_ENTRY);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_FN_ENTRY);
 	if (!e)
 		return 0;
 	e->arg = slot;
@@ -838,7 +919,7 @@ static __always_inline int fn_entry(__u64 *ctx, int slot)
 	e->flag = mode;
 	if (mode || slot_stack_always[slot])
 		e->stack_id = stack_of(ctx);
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -852,12 +933,13 @@ static __always_inline int fn_exit(__u64 *ctx, int slot)
 	st->inside--;
 	__u64 ret = 0;
 	bpf_get_func_ret(ctx, &ret);
-	struct hs_event *e = reserve(HS_EV_FN_EXIT);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_FN_EXIT);
 	if (!e)
 		return 0;
 	e->arg = slot;
 	e->arg2 = ret;
-	submit(e);
+	submit(b, e);
 	return 0;
 }
 
@@ -873,6 +955,21 @@ HS_FN_SLOT(4)
 HS_FN_SLOT(5)
 HS_FN_SLOT(6)
 HS_FN_SLOT(7)
+
+/* Run by user space on each CPU (BPF_PROG_TEST_RUN) at every poll and at the end: writes out a batch that an idle CPU
+ * would otherwise keep. */
+SEC("raw_tp")
+int hs_flush(void *ctx)
+{
+	__u32 zero = 0;
+	struct batch *b = bpf_map_lookup_elem(&batches, &zero);
+	if (b && !b->busy) {
+		b->busy = 1;
+		flush(b);
+		b->busy = 0;
+	}
+	return 0;
+}
 
 SEC("raw_tp/sched_process_fork")
 int hs_fork(struct bpf_raw_tracepoint_args *ctx)
@@ -925,8 +1022,9 @@ int hs_exit(void *ctx)
 	/* The storage goes with the task; the event tells the analyzer to let go of it too. */
 	if (!my_state(false) || !hs_enabled)
 		return 0;
-	struct hs_event *e = reserve(HS_EV_TASK_EXIT);
+	struct batch *b;
+	struct hs_event *e = reserve(&b, HS_EV_TASK_EXIT);
 	if (e)
-		submit(e);
+		submit(b, e);
 	return 0;
 }

@@ -161,6 +161,7 @@ void Tracer::add_target(pid_t tgid) {
 
 void Tracer::start(EventFn fn) {
   fn_ = std::move(fn);
+  bpf_program__set_autoattach(skel_->progs.hs_flush, false);  // run on demand, attached to nothing
   if (int err = holdscope_bpf__attach(skel_.get()))
     throw ToolError("cannot attach the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::on_sample, this, nullptr));
@@ -168,25 +169,40 @@ void Tracer::start(EventFn fn) {
   skel_->bss->hs_enabled = 1;
 }
 
+// A sample is one record or a CPU's batch of them (bpf/holdscope.bpf.c: struct batch).
 int Tracer::on_sample(void* ctx, void* data, size_t len) {
   auto* self = static_cast<Tracer*>(ctx);
-  if (len < sizeof(hs_event)) return 0;
-  hs_event e;
-  memcpy(&e, data, sizeof e);
-  if (e.stack_id >= 0) self->stack_ids_.insert(e.stack_id);
-  if (e.type == HS_EV_SLAB_ALLOC || e.type == HS_EV_KMALLOC) self->call_sites_.insert(e.arg3);
-  self->fn_(e);
+  for (size_t off = 0; off + sizeof(hs_event) <= len; off += sizeof(hs_event)) {
+    hs_event e;
+    memcpy(&e, static_cast<const char*>(data) + off, sizeof e);
+    if (e.stack_id >= 0) self->stack_ids_.insert(e.stack_id);
+    if (e.type == HS_EV_SLAB_ALLOC || e.type == HS_EV_KMALLOC) self->call_sites_.insert(e.arg3);
+    self->fn_(e);
+  }
   return 0;
+}
+
+// Runs hs_flush on every CPU, so that no CPU keeps a partial batch of records for long.
+void Tracer::flush_batches() {
+  int fd = bpf_program__fd(skel_->progs.hs_flush);
+  if (fd < 0) return;
+  int ncpu = libbpf_num_possible_cpus();
+  for (int cpu = 0; cpu < ncpu; cpu++) {
+    LIBBPF_OPTS(bpf_test_run_opts, run, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = static_cast<__u32>(cpu));
+    bpf_prog_test_run_opts(fd, &run);  // an offline CPU refuses; it has no batch either
+  }
 }
 
 int Tracer::poll(int timeout_ms) {
   int n = ring_buffer__poll(ring_.get(), timeout_ms);
+  flush_batches();
   return n == -EINTR ? 0 : n;
 }
 
 void Tracer::stop() {
   if (!skel_) return;
   skel_->bss->hs_enabled = 0;
+  flush_batches();
   if (ring_) ring_buffer__consume(ring_.get());
 }
 

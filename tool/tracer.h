@@ -59,6 +59,7 @@ class Tracer {
   // Attaches everything, then opens the gate in one step so all tracepoints start together.
   void start(EventFn fn);
   int poll(int timeout_ms);
+  void flush_batches();
   void stop();  // closes the gate and drains what is already in the ring buffer
 
   KernelCounters counters() const;

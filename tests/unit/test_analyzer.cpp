@@ -210,7 +210,7 @@ TEST_CASE("a start folded into its acquire event gives the same report as a sepa
 TEST_CASE("a wait longer than the reorder window, its start folded into the acquire, still names who held the lock") {
   auto ctx = context();
   // Worker 100 holds the write lock for 300 ms; victim 200 waits from 10 ms on; a third task (300) on another mm keeps
-  // time moving, so that when the victim's acquire arrives its start is far behind the 50 ms window.
+  // time moving, so that when the victim's acquire arrives its start is far behind a 50 ms window.
   std::vector<hs_event> s = {acquired_folded(us(0), us(1), 100, kMmA, true)};
   for (uint64_t t = 20; t < 300; t += 20) {
     s.push_back(acquired_folded(us(t * 1000), us(t * 1000 + 1), 300, kMmB, false));
@@ -219,7 +219,9 @@ TEST_CASE("a wait longer than the reorder window, its start folded into the acqu
   s.push_back(released(us(300000), 100, kMmA, true));
   s.push_back(acquired_folded(us(10000), us(300002), 200, kMmA, false));
   s.push_back(released(us(300010), 200, kMmA, false));
-  Report r = analyze(ctx, s);
+  AnalyzerOptions o;
+  o.reorder_window_ns = us(50000);
+  Report r = analyze(ctx, s, o);
   CHECK(r.waits.read.max_ns == us(290002));
   auto victim = std::find_if(r.longest_waits.begin(), r.longest_waits.end(), [](const WaitRecord& w) { return w.task.tid == 200; });
   REQUIRE(victim != r.longest_waits.end());
