@@ -157,6 +157,14 @@ struct {
 	__type(value, struct hs_alloc_count);
 } alloc_counts SEC(".maps");
 
+/* One lookup per allocation: the path's count and the stack it is counted under, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct hs_alloc_key);
+	__type(value, struct hs_alloc_live);
+} alloc_live SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -227,24 +235,59 @@ static __always_inline __u64 entry_key(void)
 #endif
 }
 
-/* Counts an allocation under the lock in the kernel: 1 counted, 2 counted under a new key, 0 the count map is full
- * (the caller streams it). */
-static __always_inline int count_alloc(struct hs_alloc_key *k, bool failed)
+/* Adds n allocations (failed of them failed) to the (path, stack) counts; false when the map is full. */
+static __always_inline bool count_archived(struct hs_alloc_key *k, __u64 n, __u64 failed)
 {
-	int ret = 1;
 	struct hs_alloc_count *c = bpf_map_lookup_elem(&alloc_counts, k);
 	if (!c) {
 		struct hs_alloc_count zero = {};
 		bpf_map_update_elem(&alloc_counts, k, &zero, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(&alloc_counts, k);
 		if (!c)
-			return 0;
-		ret = 2;
+			return false;
 	}
-	c->count++;
-	if (failed)
-		c->failed++;
-	return ret;
+	c->count += n;
+	c->failed += failed;
+	return true;
+}
+
+/* Counts an allocation under the lock on its call path k in the kernel, with one lookup: a stack is walked only for a
+ * new path and for one use in HS_STACK_REFRESH at random (every use with --exact-alloc-stacks). Returns 2 for a new
+ * path, 1 otherwise, 0 when the maps are full (the caller streams it). */
+static __noinline int count_alloc(void *ctx, struct hs_alloc_key *k, bool failed)
+{
+	if (alloc_stacks == 2) {
+		k->stack_id = stack_of(ctx);
+		return count_archived(k, 1, failed) ? 1 : 0;
+	}
+	k->stack_id = 0;
+	struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, k);
+	if (c && (alloc_stacks == 0 || bpf_get_prandom_u32() % HS_STACK_REFRESH != 0)) {
+		c->count++;
+		if (failed)
+			c->failed++;
+		return 1;
+	}
+	__s32 sid = alloc_stacks ? stack_of(ctx) : -1;
+	if (c) {
+		if (sid != c->stack_id && c->count) {
+			struct hs_alloc_key old = *k;
+			old.stack_id = c->stack_id;
+			if (count_archived(&old, c->count, c->failed)) {
+				c->count = 0;
+				c->failed = 0;
+			}
+		}
+		c->stack_id = sid;
+		c->count++;
+		if (failed)
+			c->failed++;
+		return 1;
+	}
+	struct hs_alloc_live v = {.count = 1, .failed = failed, .stack_id = sid};
+	if (bpf_map_update_elem(&alloc_live, k, &v, BPF_NOEXIST))
+		return 0;
+	return 2;
 }
 
 /* Records are gathered per CPU and written to the ring buffer HS_BATCH at a time: a record written into this hot
@@ -288,13 +331,13 @@ static __always_inline void flush(struct batch *b)
 	b->n = 0;
 }
 
-/* A record to fill: in this CPU's batch (*bp set, busy until submit) or, nested or full, in the ring itself. */
-static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
+/* A record stamped now to fill: in this CPU's batch (*bp set, busy until submit) or, nested or full, in the ring
+ * itself. */
+static __always_inline struct hs_event *reserve_at(struct batch **bp, __u16 type, __u64 now)
 {
 	__u32 zero = 0;
 	struct hs_event *e = NULL;
 	struct batch *b = bpf_map_lookup_elem(&batches, &zero);
-	__u64 now = bpf_ktime_get_ns();
 	*bp = NULL;
 	if (b && !b->busy) {
 		__u32 n = b->n;
@@ -322,6 +365,11 @@ static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
 	e->cpu = bpf_get_smp_processor_id();
 	e->stack_id = -1;
 	return e;
+}
+
+static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
+{
+	return reserve_at(bp, type, bpf_ktime_get_ns());
 }
 
 static __always_inline void submit(struct batch *b, struct hs_event *e)
@@ -430,6 +478,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	bool downgrade = false;
+	__u64 now = bpf_ktime_get_ns();
 	__u64 start_ts = 0;
 
 	struct task_state *st = my_state(true);
@@ -457,7 +506,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 			}
 			if (slot >= 0 && slot < HS_MAX_HELD) {
 				st->held_mm[slot] = mm;
-				st->held_ts[slot] = bpf_ktime_get_ns();
+				st->held_ts[slot] = now;
 				st->held_write[slot] = write;
 				st->nheld++;
 			} else {
@@ -468,7 +517,7 @@ int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
 	}
 
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_LOCK_ACQUIRED);
+	struct hs_event *e = reserve_at(&b, HS_EV_LOCK_ACQUIRED, now);
 	if (!e)
 		return 0;
 	e->mm = mm;
@@ -522,10 +571,11 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 		return 0;
 	struct task_state *st = my_state(false);
 	__u64 held_ns = 0;
+	__u64 now = bpf_ktime_get_ns();
 	if (st) {
 		for (int i = 0; i < HS_MAX_HELD; i++) {
 			if (st->held_mm[i] == mm) {
-				held_ns = bpf_ktime_get_ns() - st->held_ts[i];
+				held_ns = now - st->held_ts[i];
 				st->held_mm[i] = 0;
 				st->held_write[i] = 0;
 				if (st->nheld)
@@ -535,7 +585,7 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 		}
 	}
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_LOCK_RELEASED);
+	struct hs_event *e = reserve_at(&b, HS_EV_LOCK_RELEASED, now);
 	if (!e)
 		return 0;
 	e->mm = mm;
@@ -581,13 +631,13 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 	__u8 mode = st ? lock_mode(st) : 0;
 	__u64 gfp = ctx->gfp_flags;
 	bool failed = ctx->pfn == (unsigned long)-1;
-	struct path_key k = {entry_key(), (gfp << 16) | (order << 8) | mode | (1ull << 7)};
-	__s32 sid = cached_stack(ctx, &k);
 	if (st && mode && !closes && !st->inside && order < HS_HUGE_ORDER) {
-		struct hs_alloc_key ak = {.what = order, .gfp = gfp, .stack_id = sid, .kind = HS_ALLOC_PAGE, .mode = mode};
-		if (count_alloc(&ak, failed))
+		struct hs_alloc_key ak = {.site = entry_key(), .what = order, .gfp = gfp, .kind = HS_ALLOC_PAGE, .mode = mode};
+		if (count_alloc(ctx, &ak, failed))
 			return 0;
 	}
+	struct path_key k = {entry_key(), (gfp << 16) | (order << 8) | mode | (1ull << 7)};
+	__s32 sid = cached_stack(ctx, &k);
 	struct batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_PAGE_ALLOC);
 	if (!e)
@@ -652,18 +702,17 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	__u8 mode = lock_mode(st);
 	if (!mode && !stream)
 		return 0; /* only a slow-path episode is open: not under the lock, nothing to correlate */
-	struct path_key k = {call_site, mode};
-	__s32 sid = cached_stack(ctx, &k);
 	if (!stream) {
-		struct hs_alloc_key ak = {
-			.site = call_site, .what = key, .gfp = gfp, .stack_id = sid, .kind = HS_ALLOC_SLAB, .mode = mode};
-		int counted = count_alloc(&ak, ptr == 0);
+		struct hs_alloc_key ak = {.site = call_site, .what = key, .gfp = gfp, .kind = HS_ALLOC_SLAB, .mode = mode};
+		int counted = count_alloc(ctx, &ak, ptr == 0);
 		if (counted == 2)
-			cache_info(key); /* a new key: its cache must have a name in the recording */
+			cache_info(key); /* a new path: its cache must have a name in the recording */
 		if (counted)
 			return 0;
 	}
 	cache_info(key);
+	struct path_key k = {call_site, mode};
+	__s32 sid = cached_stack(ctx, &k);
 	struct batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_SLAB_ALLOC);
 	if (!e)
@@ -689,19 +738,15 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 	if (!mode && !st->inside)
 		return 0;
 	__u64 call_site = ctx->call_site;
-	struct path_key k = {call_site, mode};
-	__s32 sid = cached_stack(ctx, &k);
 	bool failed = ctx->ptr == 0;
 	if (!st->inside) {
-		struct hs_alloc_key ak = {.site = call_site,
-					  .what = ctx->bytes_alloc,
-					  .gfp = ctx->gfp_flags,
-					  .stack_id = sid,
-					  .kind = HS_ALLOC_KMALLOC,
-					  .mode = mode};
-		if (count_alloc(&ak, failed))
+		struct hs_alloc_key ak = {
+			.site = call_site, .what = ctx->bytes_alloc, .gfp = ctx->gfp_flags, .kind = HS_ALLOC_KMALLOC, .mode = mode};
+		if (count_alloc(ctx, &ak, failed))
 			return 0;
 	}
+	struct path_key k = {call_site, mode};
+	__s32 sid = cached_stack(ctx, &k);
 	struct batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_KMALLOC);
 	if (!e)

@@ -98,6 +98,15 @@ struct hs_alloc_count {
 	__u64 failed;
 };
 
+/* The live count of a call path (an hs_alloc_key with stack_id 0): the allocations since its stack was last walked,
+ * with that stack. When a walk finds another stack, the count so far moves to the (path, stack) counts. */
+struct hs_alloc_live {
+	__u64 count;
+	__u64 failed;
+	__s32 stack_id;
+	__u32 pad;
+};
+
 struct hs_comm {
 	char comm[16];
 	__u32 tgid;

@@ -10,6 +10,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <deque>
+#include <utility>
 
 #include "holdscope.skel.h"
 #include "tool/probes.h"
@@ -103,10 +104,13 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
     }
   }
   bpf_map__set_max_entries(skel_->maps.events, opts_.ringbuf_mb << 20);
-  // The per-CPU allocation counts get at most 8 MiB, whatever the number of CPUs; a full map means streaming.
+  // The per-CPU allocation counts get at most 4 MiB per map, whatever the number of CPUs; full maps mean streaming.
   int ncpu = std::max(1, libbpf_num_possible_cpus());
-  size_t entries = std::clamp<size_t>((8u << 20) / (size_t(ncpu) * sizeof(hs_alloc_count)), 1024, 16384);
-  bpf_map__set_max_entries(skel_->maps.alloc_counts, static_cast<uint32_t>(entries));
+  auto entries = [ncpu](size_t value) {
+    return static_cast<uint32_t>(std::clamp<size_t>((4u << 20) / (size_t(ncpu) * value), 1024, 16384));
+  };
+  bpf_map__set_max_entries(skel_->maps.alloc_counts, entries(sizeof(hs_alloc_count)));
+  bpf_map__set_max_entries(skel_->maps.alloc_live, entries(sizeof(hs_alloc_live)));
 
   if (int err = holdscope_bpf__load(skel_.get()))
     throw ToolError("cannot load the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
@@ -238,25 +242,42 @@ static void for_each_entry(const struct bpf_map* map, Fn fn) {
   }
 }
 
-void Tracer::fill_context(TraceContext& ctx) const {
-  std::unordered_set<int32_t> ids = stack_ids_;
-  std::vector<hs_alloc_count> per_cpu(std::max(1, libbpf_num_possible_cpus()));
-  hs_alloc_key key{}, next{};
-  const hs_alloc_key* prev = nullptr;
-  while (bpf_map__get_next_key(skel_->maps.alloc_counts, prev, &next, sizeof next) == 0) {
-    if (bpf_map__lookup_elem(skel_->maps.alloc_counts, &next, sizeof next, per_cpu.data(),
-                             per_cpu.size() * sizeof(hs_alloc_count), 0) == 0) {
-      AllocCount a{next.kind, next.mode, next.site, next.what, next.gfp, next.stack_id, 0, 0};
-      for (const auto& c : per_cpu) {
-        a.count += c.count;
-        a.failed += c.failed;
-      }
-      ctx.alloc_counts.push_back(a);
-      if (next.stack_id >= 0) ids.insert(next.stack_id);
-    }
+// Visits every entry of a per-CPU hash map: the key and its values, one per possible CPU.
+template <typename K, typename V, typename Fn>
+static void for_each_percpu(const struct bpf_map* map, size_t ncpu, Fn fn) {
+  std::vector<V> values(ncpu);
+  K key{}, next{};
+  K* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof next) == 0) {
+    if (bpf_map__lookup_elem(map, &next, sizeof next, values.data(), values.size() * sizeof(V), 0) == 0)
+      fn(next, std::as_const(values));
     key = next;
     prev = &key;
   }
+}
+
+void Tracer::fill_context(TraceContext& ctx) const {
+  std::unordered_set<int32_t> ids = stack_ids_;
+  size_t ncpu = std::max(1, libbpf_num_possible_cpus());
+  // (path, stack) counts: summed over CPUs.
+  for_each_percpu<hs_alloc_key, hs_alloc_count>(skel_->maps.alloc_counts, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
+    AllocCount a{k.kind, k.mode, k.site, k.what, k.gfp, k.stack_id, 0, 0};
+    for (const auto& c : per_cpu) {
+      a.count += c.count;
+      a.failed += c.failed;
+    }
+    if (a.count == 0) return;
+    ctx.alloc_counts.push_back(a);
+    if (a.stack_id >= 0) ids.insert(a.stack_id);
+  });
+  // Live path counts: each CPU's under the stack that CPU counts it with.
+  for_each_percpu<hs_alloc_key, hs_alloc_live>(skel_->maps.alloc_live, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
+    for (const auto& c : per_cpu) {
+      if (c.count == 0) continue;
+      ctx.alloc_counts.push_back(AllocCount{k.kind, k.mode, k.site, k.what, k.gfp, c.stack_id, c.count, c.failed});
+      if (c.stack_id >= 0) ids.insert(c.stack_id);
+    }
+  });
   uint64_t addrs[HS_MAX_STACK_DEPTH];
   for (int32_t id : ids) {
     uint32_t key = static_cast<uint32_t>(id) & ~uint32_t(HS_STACK_ID_ALT);

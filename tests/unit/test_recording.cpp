@@ -1,5 +1,6 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <algorithm>
 #include <sstream>
 
 #include "analyzers/analyzer.h"
@@ -80,5 +81,57 @@ TEST_CASE("a corrupted recording is refused, never reported") {
   SECTION("a flipped bit in the metadata") {
     bytes[bytes.size() - 60] ^= 0x01;
     CHECK_THROWS_AS(report_of(bytes), RecordingError);
+  }
+}
+
+TEST_CASE("allocations counted in the kernel travel in the recording and join the streamed ones in the report") {
+  auto ctx = context();
+  ctx.symbols = SymbolTable({{0xffffffff81000000ull, "do_mmap"}, {0xffffffff81001000ull, "vm_mmap_pgoff"}});
+  ctx.stacks[7] = {0xffffffff81000010ull, 0xffffffff81000020ull};
+  // 40 vm_area_struct allocations under the write lock counted in the kernel, 3 of them failed; 2 more streamed
+  // (same cache, gfp, lock mode, no stack) and 5 page allocations of order 1 counted with stack 7.
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_SLAB, 2, 0xffffffff81000040ull, kVmaCache, kGfpKernel, -1, 40, 3});
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_PAGE, 1, 0x1000000ea, 1, kGfpKernel, 7, 5, 0});
+  std::ostringstream out;
+  RecordingWriter w(out);
+  w.add(acquired_folded(us(0), us(1), 100, kMmA, true));
+  w.add(slab_alloc(us(2), 100, kGfpKernel));
+  w.add(slab_alloc(us(3), 100, kGfpKernel));
+  w.add(released(us(9), 100, kMmA, true));
+  w.finish(ctx);
+  std::string bytes = out.str();
+  {
+    std::istringstream in(bytes);
+    RecordingReader r(in);
+    REQUIRE(r.context().alloc_counts.size() == 2);
+    CHECK(r.context().alloc_counts[0].count == 40);
+    CHECK(r.context().alloc_counts[1].stack_id == 7);
+  }
+  Report rep = report_of(bytes);
+  auto slab = std::find_if(rep.allocations.begin(), rep.allocations.end(),
+                           [](const AllocGroup& g) { return g.kind == "slab" && g.mode == "write"; });
+  REQUIRE(slab != rep.allocations.end());
+  CHECK(slab->cache == "vm_area_struct");
+  CHECK(slab->count == 42);
+  CHECK(slab->failed == 3);
+  CHECK(slab->bytes == 39 * ctx.caches.at(kVmaCache).size);
+  auto page = std::find_if(rep.allocations.begin(), rep.allocations.end(),
+                           [](const AllocGroup& g) { return g.kind == "page"; });
+  REQUIRE(page != rep.allocations.end());
+  CHECK(page->mode == "read");
+  CHECK(page->order == 1);
+  CHECK(page->count == 5);
+  CHECK(page->bytes == 5 * 8192);
+  REQUIRE(page->stack.size() == 2);
+  CHECK(page->stack[0] == "do_mmap+0x10");
+
+  SECTION("an allocation count of an unknown kind is refused") {
+    auto bad = ctx;
+    bad.alloc_counts[0].kind = 7;
+    std::ostringstream o;
+    RecordingWriter bw(o);
+    bw.finish(bad);
+    std::istringstream in(o.str());
+    CHECK_THROWS_WITH(RecordingReader(in), Catch::Matchers::ContainsSubstring("allocation count of unknown kind"));
   }
 }
