@@ -206,6 +206,10 @@ int Tracer::poll(int timeout_ms) {
 void Tracer::stop() {
   if (!skel_) return;
   skel_->bss->hs_enabled = 0;
+  // A flush skips a CPU whose batch a program was filling at that instant; no program starts a record once disabled,
+  // so a second flush a moment later finds every batch idle.
+  flush_batches();
+  usleep(2000);
   flush_batches();
   if (ring_) ring_buffer__consume(ring_.get());
 }
