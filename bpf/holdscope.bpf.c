@@ -340,13 +340,16 @@ static __always_inline struct hs_event *reserve_at(struct batch **bp, __u16 type
 	struct batch *b = bpf_map_lookup_elem(&batches, &zero);
 	*bp = NULL;
 	if (b && !b->busy) {
+		/* busy before n is read: an interrupt that comes in between then writes to the ring, not over this slot */
+		b->busy = 1;
 		__u32 n = b->n;
 		if (n < HS_BATCH) {
-			b->busy = 1;
 			if (n == 0)
 				b->first_ts = now;
 			e = &b->rec[n];
 			*bp = b;
+		} else {
+			b->busy = 0;
 		}
 	}
 	if (!e) {
