@@ -379,12 +379,24 @@ struct Analyzer::Impl {
     return it->second.holds_write() ? 2 : 1;
   }
 
-  bool is_clone_chain_alloc(const hs_event& e) const {
-    if (e.type != HS_EV_SLAB_ALLOC) return false;
-    auto c = ctx.caches.find(e.arg2);
+  bool is_clone_chain_alloc(uint64_t cache, uint64_t call_site) const {
+    auto c = ctx.caches.find(cache);
     if (c == ctx.caches.end() || c->second.name != "anon_vma_chain") return false;
-    const Symbol* s = ctx.symbols.find(e.arg3);
+    const Symbol* s = ctx.symbols.find(call_site);
     return s != nullptr && s->name == "anon_vma_clone";
+  }
+  bool is_clone_chain_alloc(const hs_event& e) const {
+    return e.type == HS_EV_SLAB_ALLOC && is_clone_chain_alloc(e.arg2, e.arg3);
+  }
+
+  // The kernel streams anon_vma_clone's failed NOWAIT tries and its may-sleep allocations (the inference needs their
+  // order) and counts the NOWAIT tries that succeed.
+  void add_counted_clone_tries(const AllocCount& a) {
+    if (tracker.direct(kAnonVmaClone) || a.kind != HS_ALLOC_SLAB || ctx.gfp.may_sleep(a.gfp) ||
+        !is_clone_chain_alloc(a.what, a.site))
+      return;
+    r.anon_vma_clone.nowait_attempts += a.count;
+    r.anon_vma_clone.nowait_failures += a.failed;
   }
 
   void on_clone_alloc(const hs_event& e) {
@@ -605,7 +617,10 @@ struct Analyzer::Impl {
     std::sort(r.waits_blocked_by.begin(), r.waits_blocked_by.end(),
               [](const BlockedBy& a, const BlockedBy& b) { return a.total_ns > b.total_ns; });
 
-    for (const auto& a : ctx.alloc_counts) add_allocs(a.kind, a.mode == 2, a.what, a.gfp, a.stack_id, a.count, a.failed);
+    for (const auto& a : ctx.alloc_counts) {
+      add_allocs(a.kind, a.mode == 2, a.what, a.gfp, a.stack_id, a.count, a.failed);
+      add_counted_clone_tries(a);
+    }
     for (const auto& [k, a] : allocs) {
       AllocGroup g;
       g.kind = k.kind == 0 ? "page" : "slab";

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The benchmark's floor: empty programs on every tracepoint holdscope attaches to, so that the cost of enabling the
- * tracepoints at all can be told apart from the cost of what holdscope does in them. */
+/* The benchmark's floor: empty programs on every tracepoint holdscope attaches to, attached the way holdscope attaches
+ * them (raw_tp where holdscope uses raw tracepoints: tool/probes.h), so that the cost of enabling the tracepoints at
+ * all can be told apart from the cost of what holdscope does in them. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -8,12 +9,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define EMPTY(sec, name) SEC(sec) int name(void *ctx) { return 0; }
 
-EMPTY("tp/mmap_lock/mmap_lock_start_locking", f_lock_start)
-EMPTY("tp/mmap_lock/mmap_lock_acquire_returned", f_lock_acquired)
-EMPTY("tp/mmap_lock/mmap_lock_released", f_lock_released)
-EMPTY("tp/kmem/mm_page_alloc", f_page_alloc)
+EMPTY("raw_tp/mmap_lock_start_locking", f_lock_start)
+EMPTY("raw_tp/mmap_lock_acquire_returned", f_lock_acquired)
+EMPTY("raw_tp/mmap_lock_released", f_lock_released)
+EMPTY("raw_tp/mm_page_alloc", f_page_alloc)
 EMPTY("raw_tp/kmem_cache_alloc", f_slab_alloc)
-EMPTY("tp/kmem/kmalloc", f_kmalloc)
+EMPTY("raw_tp/kmalloc", f_kmalloc)
 EMPTY("tp/vmscan/mm_vmscan_direct_reclaim_begin", f_reclaim_begin)
 EMPTY("tp/vmscan/mm_vmscan_direct_reclaim_end", f_reclaim_end)
 EMPTY("tp/vmscan/mm_vmscan_memcg_reclaim_begin", f_memcg_reclaim_begin)

@@ -2,10 +2,15 @@
 /*
  * holdscope: mmap_lock holds and the sleeping work done under them, from tracepoints only.
  *
- * The kernel side keeps just enough per-task state to know whether the current task holds an mmap_lock, so that the
- * frequent allocator events are dropped in a single hash lookup unless they happen under the lock. Lock events and
- * the filtered allocator/reclaim events are streamed; the analyzer pairs them, because wait attribution and the
- * per-stack grouping need correlation across tasks that cannot be done per event in the kernel.
+ * The kernel side keeps just enough per-task state (task-local storage) to know whether the current task holds an
+ * mmap_lock, so that the frequent allocator events are dropped in one lookup unless they happen under the lock.
+ * Lock events are streamed, batched per CPU: the analyzer pairs them, because wait attribution needs correlation
+ * across tasks that cannot be done per event in the kernel. Allocations under the lock are counted here by call path;
+ * only those the analyzer must correlate (inside fentry brackets, slow-path closers, huge pages, anon_vma_clone's
+ * chain allocations) are streamed.
+ *
+ * The hot tracepoints are attached raw (raw_tp): the program gets the tracepoint's arguments as they are passed, and
+ * the kernel skips building the classic event record, which costs more than most of these programs do.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -36,6 +41,7 @@ const volatile __u64 lru_drain_fn = 0;    /* address of lru_add_drain_per_cpu fr
  * anon_vma_clone inference. Unknown (0): told by the cache's name instead, at the cost of a lookup per allocation. */
 const volatile __u64 clone_fn_lo = 0;
 const volatile __u64 clone_fn_hi = 0;
+const volatile __u64 gfp_direct_reclaim = 0; /* __GFP_DIRECT_RECLAIM on this kernel (tracefs); 0 if unknown */
 /* Per fentry/fexit slot: whether its function's first argument is the mm it works on (collapse_huge_page), and whether
  * every entry takes a stack (rare functions) rather than only entries under mmap_lock. */
 const volatile __u8 slot_arg0_mm[HS_FN_SLOTS] = {};
@@ -235,37 +241,33 @@ static __always_inline __u64 entry_key(void)
 #endif
 }
 
-/* Adds n allocations (failed of them failed) to the (path, stack) counts; false when the map is full. */
-static __always_inline bool count_archived(struct hs_alloc_key *k, __u64 n, __u64 failed)
+/* Adds n allocations (failed of them failed) to the (path, stack) counts. Returns 2 when the entry is new, 1 when not,
+ * 0 when the map is full. */
+static __always_inline int count_archived(struct hs_alloc_key *k, __u64 n, __u64 failed)
 {
+	int r = 1;
 	struct hs_alloc_count *c = bpf_map_lookup_elem(&alloc_counts, k);
 	if (!c) {
 		struct hs_alloc_count zero = {};
 		bpf_map_update_elem(&alloc_counts, k, &zero, BPF_NOEXIST);
 		c = bpf_map_lookup_elem(&alloc_counts, k);
 		if (!c)
-			return false;
+			return 0;
+		r = 2;
 	}
 	c->count += n;
 	c->failed += failed;
-	return true;
+	return r;
 }
 
-/* Counts an allocation under the lock on its call path k in the kernel, with one lookup: a stack is walked only for a
- * new path and for one use in HS_STACK_REFRESH at random (every use with --exact-alloc-stacks). Returns 2 for a new
- * path, 1 otherwise, 0 when the maps are full (the caller streams it). */
-static __noinline int count_alloc(void *ctx, struct hs_alloc_key *k, bool failed)
+/* Counts n allocations (failed of them failed) on path k in its live entry, with one hash lookup; walks a stack for a
+ * new path, and when walk is set. Returns 2 for a new path, 1 otherwise, 0 when the maps are full. */
+static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, __u64 n, __u64 failed, bool walk)
 {
-	if (alloc_stacks == 2) {
-		k->stack_id = stack_of(ctx);
-		return count_archived(k, 1, failed) ? 1 : 0;
-	}
-	k->stack_id = 0;
 	struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, k);
-	if (c && (alloc_stacks == 0 || bpf_get_prandom_u32() % HS_STACK_REFRESH != 0)) {
-		c->count++;
-		if (failed)
-			c->failed++;
+	if (c && !walk) {
+		c->count += n;
+		c->failed += failed;
 		return 1;
 	}
 	__s32 sid = alloc_stacks ? stack_of(ctx) : -1;
@@ -279,15 +281,86 @@ static __noinline int count_alloc(void *ctx, struct hs_alloc_key *k, bool failed
 			}
 		}
 		c->stack_id = sid;
-		c->count++;
-		if (failed)
-			c->failed++;
+		c->count += n;
+		c->failed += failed;
 		return 1;
 	}
-	struct hs_alloc_live v = {.count = 1, .failed = failed, .stack_id = sid};
+	struct hs_alloc_live v = {.count = n, .failed = failed, .stack_id = sid};
 	if (bpf_map_update_elem(&alloc_live, k, &v, BPF_NOEXIST))
 		return 0;
 	return 2;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HS_ALLOC_FRONT_SETS);
+	__type(key, __u32);
+	__type(value, struct hs_alloc_set);
+} alloc_front SEC(".maps");
+
+static __always_inline bool same_path(const struct hs_alloc_key *a, const struct hs_alloc_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Moves a slot's count into its path's live entry (under the stack that entry has now) and empties the slot. */
+static __always_inline void fold_slot(void *ctx, struct hs_alloc_slot *s)
+{
+	if (s->key.mode && s->count)
+		count_live(ctx, &s->key, s->count, s->failed, false);
+	s->key.mode = 0;
+	s->count = 0;
+	s->failed = 0;
+}
+
+/* Counts an allocation under the lock on its call path k in the kernel: in the CPU's front table when the path is
+ * there, else in its live entry (one hash lookup), after which the path takes a front slot. A stack is walked only for
+ * a new path and for one use in HS_STACK_REFRESH at random (every use with --exact-alloc-stacks). Returns 2 for a new
+ * path, 1 otherwise, 0 when the maps are full (the caller streams it). */
+static __noinline int count_alloc(void *ctx, struct hs_alloc_key *k, bool failed)
+{
+	if (alloc_stacks == 2) {
+		k->stack_id = stack_of(ctx);
+		return count_archived(k, 1, failed); /* new (path, stack): its cache gets a name */
+	}
+	k->stack_id = 0;
+	__u32 set_idx = (__u32)(((k->site ^ (k->what << 7) ^ ((__u64)k->gfp << 17) ^ k->mode) * 0x9E3779B97F4A7C15ull) >> 56);
+	struct hs_alloc_set *set = bpf_map_lookup_elem(&alloc_front, &set_idx);
+	if (!set)
+		return count_live(ctx, k, 1, failed, alloc_stacks && bpf_get_prandom_u32() % HS_STACK_REFRESH == 0);
+	/* The refresh draw: a xorshift in the set, a few instructions where the random helper cost as much as the rest
+	 * of the count (seen with bpf_stats). */
+	__u64 x = set->rng;
+	if (!x)
+		x = bpf_get_prandom_u32() | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	set->rng = x;
+	bool walk = alloc_stacks && (x >> 32) % HS_STACK_REFRESH == 0;
+	for (int w = 0; w < 2; w++) {
+		struct hs_alloc_slot *s = &set->way[w];
+		if (s->key.mode && same_path(&s->key, k)) {
+			if (!walk) {
+				s->count++;
+				s->failed += failed;
+				return 1;
+			}
+			/* a fresh stack walk: the slot's count so far belongs to the stack its path had until now */
+			fold_slot(ctx, s);
+			return count_live(ctx, k, 1, failed, true);
+		}
+	}
+	int r = count_live(ctx, k, 1, failed, walk);
+	if (r) {
+		fold_slot(ctx, &set->way[1]);
+		set->way[1] = set->way[0];
+		set->way[0].key = *k;
+		set->way[0].count = 0;
+		set->way[0].failed = 0;
+	}
+	return r;
 }
 
 /* Records are gathered per CPU and written to the ring buffer HS_BATCH at a time: a record written into this hot
@@ -444,12 +517,10 @@ static __always_inline void remember_comm(struct task_state *st, __u32 tid, __u3
 /* The start of an acquisition travels in its acquire event (flag 4, arg): one ring-buffer record per acquisition
  * instead of two. The analyzer puts the start back in its place and tells who held the lock meanwhile from the holds
  * it saw. Only a task the per-task map has no room for streams its start separately. */
-SEC("tp/mmap_lock/mmap_lock_start_locking")
-int hs_lock_start(struct trace_event_raw_mmap_lock *ctx)
+static __always_inline int lock_start(void *ctx, __u64 mm, bool write)
 {
 	if (!hs_enabled)
 		return 0;
-	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
 	struct task_state *st = my_state(true);
@@ -463,21 +534,17 @@ int hs_lock_start(struct trace_event_raw_mmap_lock *ctx)
 	if (!e)
 		return 0;
 	e->mm = mm;
-	e->write = ctx->write;
+	e->write = write;
 	submit(b, e);
 	return 0;
 }
 
-SEC("tp/mmap_lock/mmap_lock_acquire_returned")
-int hs_lock_acquired(struct trace_event_raw_mmap_lock_acquire_returned *ctx)
+static __always_inline int lock_acquired(void *ctx, __u64 mm, bool write, bool success)
 {
 	if (!hs_enabled)
 		return 0;
-	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
-	bool write = ctx->write;
-	bool success = ctx->success;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	bool downgrade = false;
@@ -564,12 +631,10 @@ static __always_inline bool among_longest(__u64 ns)
 	return true;
 }
 
-SEC("tp/mmap_lock/mmap_lock_released")
-int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
+static __always_inline int lock_released(void *ctx, __u64 mm, bool write)
 {
 	if (!hs_enabled)
 		return 0;
-	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
 	struct task_state *st = my_state(false);
@@ -592,11 +657,50 @@ int hs_lock_released(struct trace_event_raw_mmap_lock *ctx)
 	if (!e)
 		return 0;
 	e->mm = mm;
-	e->write = ctx->write;
+	e->write = write;
 	if (lock_stacks == 2 && held_ns >= stack_min_hold_ns && among_longest(held_ns))
 		e->stack_id = stack_of(ctx);
 	submit(b, e);
 	return 0;
+}
+
+/* The mmap_lock tracepoints pass (mm, write[, success]) from 6.14 and (mm, memcg_path, write[, success]) before: a
+ * raw_tp program may read only as many arguments as its tracepoint has, so each comes twice and the loader loads the
+ * one the kernel's BTF (btf_trace_mmap_lock_*) asks for. */
+SEC("raw_tp/mmap_lock_start_locking")
+int hs_lock_start(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_start(ctx, ctx->args[0], ctx->args[1]);
+}
+
+SEC("raw_tp/mmap_lock_start_locking")
+int hs_lock_start_memcg(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_start(ctx, ctx->args[0], ctx->args[2]);
+}
+
+SEC("raw_tp/mmap_lock_acquire_returned")
+int hs_lock_acquired(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_acquired(ctx, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("raw_tp/mmap_lock_acquire_returned")
+int hs_lock_acquired_memcg(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_acquired(ctx, ctx->args[0], ctx->args[2], ctx->args[3]);
+}
+
+SEC("raw_tp/mmap_lock_released")
+int hs_lock_released(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_released(ctx, ctx->args[0], ctx->args[1]);
+}
+
+SEC("raw_tp/mmap_lock_released")
+int hs_lock_released_memcg(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_released(ctx, ctx->args[0], ctx->args[2]);
 }
 
 /* The filter every allocator and reclaim event goes through: one lookup, nothing else, unless the task holds the lock,
@@ -617,13 +721,14 @@ static __always_inline bool task_in_scope(void)
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
-SEC("tp/kmem/mm_page_alloc")
-int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
+/* (page, order, gfp, migratetype) on 6.1, 6.12 and 6.18; the loader checks the argument count. */
+SEC("raw_tp/mm_page_alloc")
+int hs_page_alloc(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (!hs_enabled)
 		return 0;
 	struct task_state *st = my_state(false);
-	__u32 order = ctx->order;
+	__u32 order = (__u32)ctx->args[1];
 	/* Huge pages are streamed whatever the lock state: where khugepaged allocates them relative to mmap_lock is
 	 * the question of the khugepaged section, and the answer since the fix is "with no lock held". */
 	if (!active(st) && order < HS_HUGE_ORDER)
@@ -632,8 +737,8 @@ int hs_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
 	if (closes)
 		st->slow_open = 0;
 	__u8 mode = st ? lock_mode(st) : 0;
-	__u64 gfp = ctx->gfp_flags;
-	bool failed = ctx->pfn == (unsigned long)-1;
+	__u64 gfp = (__u32)ctx->args[2];
+	bool failed = ctx->args[0] == 0;
 	if (st && mode && !closes && !st->inside && order < HS_HUGE_ORDER) {
 		struct hs_alloc_key ak = {.site = entry_key(), .what = order, .gfp = gfp, .kind = HS_ALLOC_PAGE, .mode = mode};
 		if (count_alloc(ctx, &ak, failed))
@@ -698,8 +803,11 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	__u64 gfp = ctx->args[3];
 	__u64 key = (__u64)s;
 	bool stream = st->inside;
+	/* The anon_vma_clone inference needs a failed NOWAIT try and the allocation after it, in order; the NOWAIT tries
+	 * that succeed (nearly all of them) are only counted, here. */
 	if (clone_fn_hi)
-		stream = stream || (call_site >= clone_fn_lo && call_site < clone_fn_hi);
+		stream = stream || (call_site >= clone_fn_lo && call_site < clone_fn_hi &&
+				    (ptr == 0 || !gfp_direct_reclaim || (gfp & gfp_direct_reclaim)));
 	else
 		stream = stream || cache_info(key);
 	__u8 mode = lock_mode(st);
@@ -729,8 +837,9 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-SEC("tp/kmem/kmalloc")
-int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
+/* (call_site, ptr, bytes_req, bytes_alloc, gfp, node) on 6.1, 6.12 and 6.18; the loader checks the argument count. */
+SEC("raw_tp/kmalloc")
+int hs_kmalloc(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (!hs_enabled)
 		return 0;
@@ -740,11 +849,13 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 	__u8 mode = lock_mode(st);
 	if (!mode && !st->inside)
 		return 0;
-	__u64 call_site = ctx->call_site;
-	bool failed = ctx->ptr == 0;
+	__u64 call_site = ctx->args[0];
+	bool failed = ctx->args[1] == 0;
+	__u64 bytes_alloc = ctx->args[3];
+	__u64 gfp = (__u32)ctx->args[4];
 	if (!st->inside) {
 		struct hs_alloc_key ak = {
-			.site = call_site, .what = ctx->bytes_alloc, .gfp = ctx->gfp_flags, .kind = HS_ALLOC_KMALLOC, .mode = mode};
+			.site = call_site, .what = bytes_alloc, .gfp = gfp, .kind = HS_ALLOC_KMALLOC, .mode = mode};
 		if (count_alloc(ctx, &ak, failed))
 			return 0;
 	}
@@ -754,8 +865,8 @@ int hs_kmalloc(struct trace_event_raw_kmalloc *ctx)
 	struct hs_event *e = reserve(&b, HS_EV_KMALLOC);
 	if (!e)
 		return 0;
-	e->arg = ctx->gfp_flags;
-	e->arg2 = ctx->bytes_alloc;
+	e->arg = gfp;
+	e->arg2 = bytes_alloc;
 	e->arg3 = call_site;
 	e->flag = failed;
 	e->stack_id = sid;

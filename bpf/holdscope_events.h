@@ -107,6 +107,20 @@ struct hs_alloc_live {
 	__u32 pad;
 };
 
+/* The per-CPU front of the live counts: a small 2-way table indexed by a hash of the path, so that the common case,
+ * an allocation on a path this CPU counted just before, is one array access and a compare instead of a hash-map
+ * lookup. A slot's count has not yet been added to its path's live count (user space adds it at the end). */
+#define HS_ALLOC_FRONT_SETS 256
+struct hs_alloc_slot {
+	struct hs_alloc_key key; /* key.mode == 0: empty */
+	__u64 count;
+	__u64 failed;
+};
+struct hs_alloc_set {
+	struct hs_alloc_slot way[2]; /* way[0] the most recently filled */
+	__u64 rng;                   /* xorshift state for the stack refresh draw (0: not seeded yet) */
+};
+
 struct hs_comm {
 	char comm[16];
 	__u32 tgid;

@@ -163,6 +163,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   TracerOptions to = ro.tracer;
   to.filter_targets = !ro.command.empty();
   to.lru_drain_fn = ctx.lru_drain_fn;
+  to.gfp_direct_reclaim = ctx.gfp.value_of("__GFP_DIRECT_RECLAIM");
   to.kallsyms = &kallsyms;
   Tracer tracer(to);
   for (const auto& c : tracer.attach_choices()) ctx.attach_points.push_back({c.name, c.mode, c.why, c.functions});

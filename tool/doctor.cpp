@@ -72,8 +72,11 @@ int run_doctor(const std::string& json_path) {
   auto& tps = j["tracepoints"] = nlohmann::json::array();
   for (const auto& t : kTracepoints) {
     bool ok = tp_available(t.category, t.name);
+    RawArgs args = ok ? check_raw_args(vmlinux, t) : RawArgs{};
+    ok = ok && args.ok;
     tps.push_back({{"name", std::string(t.category) + ":" + t.name}, {"attach", t.how}, {"required", t.required},
                    {"available", ok}});
+    if (!args.ok) tps.back()["why"] = args.why;
     if (!ok && t.required) missing.push_back(std::string("tracepoint ") + t.category + ":" + t.name);
   }
 
@@ -104,8 +107,9 @@ int run_doctor(const std::string& json_path) {
   std::cout << fmt::format("tracefs     {}\n\n", tracefs.empty() ? "missing" : tracefs);
   std::cout << "tracepoints\n";
   for (const auto& t : tps)
-    std::cout << fmt::format("  {:<3} {:<45} {}{}\n", t["available"].get<bool>() ? "ok" : "--", t["name"].get<std::string>(),
-                             t["attach"].get<std::string>(), t["required"].get<bool>() ? ", required" : "");
+    std::cout << fmt::format("  {:<3} {:<45} {}{}{}\n", t["available"].get<bool>() ? "ok" : "--", t["name"].get<std::string>(),
+                             t["attach"].get<std::string>(), t["required"].get<bool>() ? ", required" : "",
+                             t.contains("why") ? " (" + t["why"].get<std::string>() + ")" : "");
   std::cout << "\nattach points\n";
   for (const auto& a : aps) {
     std::cout << fmt::format("  {:<15} mode {:<11} {}\n", a["name"].get<std::string>(), a["mode"].get<std::string>(),

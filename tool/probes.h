@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+struct btf;
+
 namespace holdscope {
 
 struct TracepointSpec {
@@ -13,16 +15,20 @@ struct TracepointSpec {
   const char* name;
   const char* how;  // "tracepoint" | "raw_tracepoint"
   bool required;
+  // raw_tracepoint only: the arguments the BPF program reads them as (checked against the kernel's BTF), and whether
+  // the kernel may pass one more, mmap_lock's memcg_path before `write` (up to 6.13).
+  int raw_args = 0;
+  bool memcg_path_variant = false;
 };
 
 // mmap_lock events are the point of the tool; the others enrich the report and may be compiled out of a kernel.
 inline constexpr TracepointSpec kTracepoints[] = {
-    {"hs_lock_start", "mmap_lock", "mmap_lock_start_locking", "tracepoint", true},
-    {"hs_lock_acquired", "mmap_lock", "mmap_lock_acquire_returned", "tracepoint", true},
-    {"hs_lock_released", "mmap_lock", "mmap_lock_released", "tracepoint", true},
-    {"hs_page_alloc", "kmem", "mm_page_alloc", "tracepoint", false},
-    {"hs_slab_alloc", "kmem", "kmem_cache_alloc", "raw_tracepoint", false},
-    {"hs_kmalloc", "kmem", "kmalloc", "tracepoint", false},
+    {"hs_lock_start", "mmap_lock", "mmap_lock_start_locking", "raw_tracepoint", true, 2, true},
+    {"hs_lock_acquired", "mmap_lock", "mmap_lock_acquire_returned", "raw_tracepoint", true, 3, true},
+    {"hs_lock_released", "mmap_lock", "mmap_lock_released", "raw_tracepoint", true, 2, true},
+    {"hs_page_alloc", "kmem", "mm_page_alloc", "raw_tracepoint", false, 4},
+    {"hs_slab_alloc", "kmem", "kmem_cache_alloc", "raw_tracepoint", false, 5},
+    {"hs_kmalloc", "kmem", "kmalloc", "raw_tracepoint", false, 6},
     {"hs_reclaim_begin", "vmscan", "mm_vmscan_direct_reclaim_begin", "tracepoint", false},
     {"hs_reclaim_end", "vmscan", "mm_vmscan_direct_reclaim_end", "tracepoint", false},
     {"hs_memcg_reclaim_begin", "vmscan", "mm_vmscan_memcg_reclaim_begin", "tracepoint", false},
@@ -30,13 +36,21 @@ inline constexpr TracepointSpec kTracepoints[] = {
     {"hs_compact_begin", "compaction", "mm_compaction_begin", "tracepoint", false},
     {"hs_compact_end", "compaction", "mm_compaction_end", "tracepoint", false},
     {"hs_queue_work", "workqueue", "workqueue_queue_work", "tracepoint", false},
-    {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true},
+    {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true, 2},
     {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
     {"hs_rename", "task", "task_rename", "tracepoint", false},
     {"hs_compact_try", "compaction", "mm_compaction_try_to_compact_pages", "tracepoint", false},
     {"hs_collapse", "huge_memory", "mm_collapse_huge_page", "tracepoint", false},
     {"hs_scan_pmd", "huge_memory", "mm_khugepaged_scan_pmd", "tracepoint", false},
 };
+
+// How a raw tracepoint passes its arguments on this kernel, read from the BTF of its btf_trace_<name> typedef.
+struct RawArgs {
+  bool ok = true;
+  bool memcg_path = false;  // mmap_lock's memcg_path argument is there
+  std::string why;          // when not ok
+};
+RawArgs check_raw_args(const struct btf* vmlinux, const TracepointSpec& tp);
 
 struct AttachPointSpec {
   const char* name;

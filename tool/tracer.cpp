@@ -10,6 +10,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <utility>
 
 #include "holdscope.skel.h"
@@ -69,22 +70,41 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   skel_.reset(holdscope_bpf__open_opts(&oo));
   if (!skel_) throw ToolError("cannot open the BPF object: " + std::string(strerror(errno)));
 
+  std::unique_ptr<struct btf, void (*)(struct btf*)> vmlinux_btf(btf__parse(btf.c_str(), nullptr), btf__free);
+  int memcg_path_votes = 0;
   for (const auto& p : kTracepoints) {
     ProbePlan pl{p.program, std::string(p.category) + ":" + p.name, p.how, p.required, false, {}};
     pl.available = tracepoint_exists(tracefs, p.category, p.name);
     if (!pl.available) {
       pl.why = "tracepoint not in this kernel";
       if (p.required) throw ToolError("this kernel has no tracepoint " + pl.target + ": holdscope cannot trace mmap_lock");
+    } else if (RawArgs args = check_raw_args(vmlinux_btf.get(), p); !args.ok) {
+      pl.available = false;
+      pl.why = args.why;
+      if (p.required) throw ToolError(args.why);
+    } else if (p.memcg_path_variant) {
+      memcg_path_votes += args.memcg_path;
+      // Each mmap_lock program comes in two argument layouts (bpf/holdscope.bpf.c); the other one stays unloaded.
+      std::string unused = args.memcg_path ? p.program : std::string(p.program) + "_memcg";
+      if (args.memcg_path) pl.program += "_memcg";
+      struct bpf_program* other = bpf_object__find_program_by_name(skel_->obj, unused.c_str());
+      if (!other) throw ToolError("BPF object lacks program " + unused);
+      bpf_program__set_autoload(other, false);
     }
     if (!opts_.lru_drain_fn && std::string(p.program) == "hs_queue_work") {
       pl.available = false;
       pl.why = "lru_add_drain_per_cpu not found in /proc/kallsyms";
     }
-    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, p.program);
-    if (!prog) throw ToolError(std::string("BPF object lacks program ") + p.program);
+    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, pl.program.c_str());
+    if (!prog) throw ToolError("BPF object lacks program " + pl.program);
     bpf_program__set_autoload(prog, pl.available);
     plan_.push_back(std::move(pl));
   }
+
+  vmlinux_btf.reset();
+  // The three mmap_lock tracepoints changed together (6.14 dropped memcg_path from all of them).
+  if (memcg_path_votes != 0 && memcg_path_votes != 3)
+    throw ToolError("the mmap_lock tracepoints disagree on their memcg_path argument: unknown kernel");
 
   plan_direct_programs(btf);
 
@@ -94,6 +114,7 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   skel_->rodata->alloc_stacks = opts_.alloc_stacks;
   skel_->rodata->wakeup_bytes = (uint64_t(opts_.ringbuf_mb) << 20) / 16;
   skel_->rodata->lru_drain_fn = opts_.lru_drain_fn;
+  skel_->rodata->gfp_direct_reclaim = opts_.gfp_direct_reclaim;
   if (opts_.kallsyms) {
     if (const Symbol* clone = opts_.kallsyms->by_name("anon_vma_clone")) {
       uint64_t end = 0;  // the next text symbol bounds it
@@ -274,14 +295,42 @@ void Tracer::fill_context(TraceContext& ctx) const {
     ctx.alloc_counts.push_back(a);
     if (a.stack_id >= 0) ids.insert(a.stack_id);
   });
+  // The front tables' counts (bpf/holdscope_events.h: hs_alloc_set) belong to their path's live count on that CPU.
+  auto key_bytes = [](const hs_alloc_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
+  std::vector<std::map<std::string, hs_alloc_count>> front(ncpu);
+  std::vector<hs_alloc_set> sets(ncpu);
+  for (uint32_t i = 0; i < HS_ALLOC_FRONT_SETS; i++) {
+    if (bpf_map__lookup_elem(skel_->maps.alloc_front, &i, sizeof i, sets.data(), sets.size() * sizeof(hs_alloc_set), 0))
+      continue;
+    for (size_t cpu = 0; cpu < ncpu; cpu++)
+      for (const auto& slot : sets[cpu].way)
+        if (slot.key.mode && slot.count) {
+          auto& f = front[cpu][key_bytes(slot.key)];
+          f.count += slot.count;
+          f.failed += slot.failed;
+        }
+  }
   // Live path counts: each CPU's under the stack that CPU counts it with.
   for_each_percpu<hs_alloc_key, hs_alloc_live>(skel_->maps.alloc_live, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
-    for (const auto& c : per_cpu) {
+    for (size_t cpu = 0; cpu < per_cpu.size(); cpu++) {
+      hs_alloc_live c = per_cpu[cpu];
+      if (auto f = front[cpu].find(key_bytes(k)); f != front[cpu].end()) {
+        c.count += f->second.count;
+        c.failed += f->second.failed;
+        front[cpu].erase(f);
+      }
       if (c.count == 0) continue;
       ctx.alloc_counts.push_back(AllocCount{k.kind, k.mode, k.site, k.what, k.gfp, c.stack_id, c.count, c.failed});
       if (c.stack_id >= 0) ids.insert(c.stack_id);
     }
   });
+  // A slot always follows its live entry; should one be left over, its count stays, without a stack.
+  for (const auto& per_cpu : front)
+    for (const auto& [bytes, f] : per_cpu) {
+      hs_alloc_key k;
+      memcpy(&k, bytes.data(), sizeof k);
+      ctx.alloc_counts.push_back(AllocCount{k.kind, k.mode, k.site, k.what, k.gfp, -1, f.count, f.failed});
+    }
   uint64_t addrs[HS_MAX_STACK_DEPTH];
   for (int32_t id : ids) {
     uint32_t key = static_cast<uint32_t>(id) & ~uint32_t(HS_STACK_ID_ALT);

@@ -115,7 +115,7 @@ json record_json(const std::string& cmd_and_args, const std::string& tag, const 
 uint64_t allocs(const json& j, const std::string& kind, const std::string& mode, const std::string& cache) {
   uint64_t n = 0;
   for (const auto& a : j["allocations_under_lock"])
-    if (a["kind"] == kind && a["mode"] == mode && (cache.empty() || a.value("cache", "") == cache))
+    if (a["kind"] == kind && (mode.empty() || a["mode"] == mode) && (cache.empty() || a.value("cache", "") == cache))
       n += a["count"].get<uint64_t>();
   return n;
 }
@@ -470,6 +470,25 @@ TEST_CASE("known answer: anon_vma_clone tries every chain with GFP_NOWAIT first,
   CHECK(b["anon_vma_clone"]["gfp_kernel_retries"] == b["anon_vma_clone"]["nowait_failures"]);
   CHECK(b["anon_vma_clone"]["may_sleep_under_anon_vma_lock"] == 0);
   require_no_drops(b);
+}
+
+TEST_CASE("--exact-alloc-stacks counts the same allocations, names their caches and still sees anon_vma_clone") {
+  REQUIRE_LIVE();
+  const int64_t n = 2000, m = 500, forks = 8;
+  json def = record_json(kVmas + " " + std::to_string(n), "vmas-default");
+  json exact = record_json(kVmas + " " + std::to_string(n), "vmas-exact", "--exact-alloc-stacks");
+  for (const char* cache : {"vm_area_struct", "anon_vma", "anon_vma_chain"}) {
+    INFO(cache);
+    CHECK(near(allocs(exact, "slab", "write", cache) + allocs(exact, "slab", "read", cache),
+               allocs(def, "slab", "write", cache) + allocs(def, "slab", "read", cache), 0.02));
+  }
+  CHECK(allocs(exact, "slab", "write", "vm_area_struct") >= static_cast<uint64_t>(n));
+  CHECK(allocs(exact, "slab", "", "?") == 0);  // every slab group has its cache's name
+  json fork = record_json(kFork + " " + std::to_string(m) + " " + std::to_string(forks), "fork-exact",
+                          "--exact-alloc-stacks");
+  CHECK(fork["anon_vma_clone"]["nowait_attempts"].get<int64_t>() >= m * forks);
+  require_no_drops(exact);
+  require_no_drops(fork);
 }
 
 namespace {

@@ -391,6 +391,31 @@ TEST_CASE("anon_vma_clone inference: NOWAIT tries, a failure and its GFP_KERNEL 
   CHECK(ac.may_sleep_under_lock == 0);
 }
 
+TEST_CASE("anon_vma_clone inference: NOWAIT tries the kernel counted join the streamed failure and retry") {
+  auto ctx = clone_context();
+  // What the kernel side leaves in the recording: successful NOWAIT tries from anon_vma_clone, counted per path, and
+  // counts of other paths that must not be taken for clone tries (anon_vma_fork's own, a may-sleep one, a page).
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_SLAB, 2, kCloneFn + 0x66, kChainCache, kGfpNowait, -1, 40, 0});
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_SLAB, 1, kCloneFn + 0x66, kChainCache, kGfpNowait, -1, 2, 0});
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_SLAB, 2, kForkFn + 0x40, kChainCache, kGfpNowait, -1, 7, 0});
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_SLAB, 2, kCloneFn + 0x9a, kChainCache, kGfpKernel, -1, 5, 0});
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_PAGE, 2, kCloneFn + 0x66, 0, kGfpNowait, -1, 9, 0});
+  Report r = analyze(ctx, under_fork_lock({
+                              chain_alloc(us(11), kGfpNowait, kCloneFn + 0x66, /*failed=*/true),
+                              chain_alloc(us(12), kGfpKernel, kCloneFn + 0x9a),  // retry, lock dropped
+                          }));
+  const auto& ac = r.anon_vma_clone;
+  CHECK(ac.nowait_attempts == 43);
+  CHECK(ac.nowait_failures == 1);
+  CHECK(ac.gfp_kernel_retries == 1);
+  CHECK(ac.may_sleep_under_lock == 0);
+  // the counted tries are allocations under the lock like any other
+  uint64_t chain_count = 0;
+  for (const auto& g : r.allocations)
+    if (g.cache == "anon_vma_chain") chain_count += g.count;
+  CHECK(chain_count == 40 + 2 + 7 + 5 + 2);
+}
+
 TEST_CASE("anon_vma_clone inference: a GFP_KERNEL try with no failed NOWAIT before it breaks the invariant") {
   auto ctx = clone_context();
   auto e1 = chain_alloc(us(10), kGfpKernel, kCloneFn + 0x50);  // the pre-fix kernel: GFP_KERNEL under the lock
