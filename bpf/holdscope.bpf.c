@@ -30,8 +30,8 @@ const volatile __u8 filter_targets = 0;   /* 0: whole system; 1: only targets (t
 const volatile __u8 lock_stacks = 2;
 const volatile __u64 stack_min_hold_ns = 100000;
 /* Allocation stacks, the other large cost: 0 none; 1 a walk for the first allocation of each call path and lock mode
- * and one in every HS_STACK_REFRESH after it, the others reuse the latest walk (see cached_stack); 2 a walk per
- * allocation. */
+ * and one in every HS_STACK_REFRESH after it, the others reuse the latest walk (count_alloc for counted allocations,
+ * cached_stack for streamed ones); 2 a walk per allocation. */
 const volatile __u8 alloc_stacks = 1;
 /* Wake the consumer only once this much is waiting: a wakeup per event costs more than the event. User space polls
  * with a timeout, so nothing waits longer than that. */
