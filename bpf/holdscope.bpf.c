@@ -260,13 +260,13 @@ static __always_inline int count_archived(struct hs_alloc_key *k, __u64 n, __u64
 	return r;
 }
 
-/* Counts n allocations (failed of them failed) on path k in its live entry, with one hash lookup; walks a stack for a
- * new path, and when walk is set. Returns 2 for a new path, 1 otherwise, 0 when the maps are full. */
-static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, __u64 n, __u64 failed, bool walk)
+/* Counts an allocation (failed or not) on path k in its live entry, with one hash lookup; walks a stack for a new path,
+ * and when walk is set. Returns 2 for a new path, 1 otherwise, 0 when the maps are full. */
+static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, bool failed, bool walk)
 {
 	struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, k);
 	if (c && !walk) {
-		c->count += n;
+		c->count++;
 		c->failed += failed;
 		return 1;
 	}
@@ -281,11 +281,11 @@ static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, __u64 n
 			}
 		}
 		c->stack_id = sid;
-		c->count += n;
+		c->count++;
 		c->failed += failed;
 		return 1;
 	}
-	struct hs_alloc_live v = {.count = n, .failed = failed, .stack_id = sid};
+	struct hs_alloc_live v = {.count = 1, .failed = failed, .stack_id = sid};
 	if (bpf_map_update_elem(&alloc_live, k, &v, BPF_NOEXIST))
 		return 0;
 	return 2;
@@ -304,11 +304,22 @@ static __always_inline bool same_path(const struct hs_alloc_key *a, const struct
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-/* Moves a slot's count into its path's live entry (under the stack that entry has now) and empties the slot. */
-static __always_inline void fold_slot(void *ctx, struct hs_alloc_slot *s)
+/* Moves a slot's count into its path's live entry (under the stack that entry has now) and empties the slot. A slot is
+ * filled only after its path's live entry was made, and live entries stay, so the lookup finds it; should it not,
+ * the count is filed without a stack rather than under the stack of the allocation at hand, which is another path. */
+static __always_inline void fold_slot(struct hs_alloc_slot *s)
 {
-	if (s->key.mode && s->count)
-		count_live(ctx, &s->key, s->count, s->failed, false);
+	if (s->key.mode && s->count) {
+		struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, &s->key);
+		if (c) {
+			c->count += s->count;
+			c->failed += s->failed;
+		} else {
+			struct hs_alloc_key k = s->key;
+			k.stack_id = -1;
+			count_archived(&k, s->count, s->failed);
+		}
+	}
 	s->key.mode = 0;
 	s->count = 0;
 	s->failed = 0;
@@ -328,7 +339,7 @@ static __noinline int count_alloc(void *ctx, struct hs_alloc_key *k, bool failed
 	__u32 set_idx = (__u32)(((k->site ^ (k->what << 7) ^ ((__u64)k->gfp << 17) ^ k->mode) * 0x9E3779B97F4A7C15ull) >> 56);
 	struct hs_alloc_set *set = bpf_map_lookup_elem(&alloc_front, &set_idx);
 	if (!set)
-		return count_live(ctx, k, 1, failed, alloc_stacks && bpf_get_prandom_u32() % HS_STACK_REFRESH == 0);
+		return count_live(ctx, k, failed, alloc_stacks && bpf_get_prandom_u32() % HS_STACK_REFRESH == 0);
 	/* The refresh draw: a xorshift in the set, a few instructions where the random helper cost as much as the rest
 	 * of the count (seen with bpf_stats). */
 	__u64 x = set->rng;
@@ -348,13 +359,13 @@ static __noinline int count_alloc(void *ctx, struct hs_alloc_key *k, bool failed
 				return 1;
 			}
 			/* a fresh stack walk: the slot's count so far belongs to the stack its path had until now */
-			fold_slot(ctx, s);
-			return count_live(ctx, k, 1, failed, true);
+			fold_slot(s);
+			return count_live(ctx, k, failed, true);
 		}
 	}
-	int r = count_live(ctx, k, 1, failed, walk);
+	int r = count_live(ctx, k, failed, walk);
 	if (r) {
-		fold_slot(ctx, &set->way[1]);
+		fold_slot(&set->way[1]);
 		set->way[1] = set->way[0];
 		set->way[0].key = *k;
 		set->way[0].count = 0;
