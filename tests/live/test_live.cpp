@@ -472,7 +472,7 @@ TEST_CASE("known answer: anon_vma_clone tries every chain with GFP_NOWAIT first,
   require_no_drops(b);
 }
 
-TEST_CASE("--exact-alloc-stacks counts the same allocations, names their caches and still sees anon_vma_clone") {
+TEST_CASE("exact allocation stacks (--exact-alloc-stacks): the same counts, every cache named, anon_vma_clone seen") {
   REQUIRE_LIVE();
   const int64_t n = 2000, m = 500, forks = 8;
   json def = record_json(kVmas + " " + std::to_string(n), "vmas-default");
