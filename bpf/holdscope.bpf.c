@@ -265,7 +265,7 @@ static __always_inline int count_archived(struct hs_alloc_key *k, __u64 n, __u64
 static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, bool failed, bool walk)
 {
 	struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, k);
-	if (c && !walk) {
+	if (c && !walk && c->walked) {
 		c->count++;
 		c->failed += failed;
 		return 1;
@@ -281,11 +281,12 @@ static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, bool fa
 			}
 		}
 		c->stack_id = sid;
+		c->walked = 1;
 		c->count++;
 		c->failed += failed;
 		return 1;
 	}
-	struct hs_alloc_live v = {.count = 1, .failed = failed, .stack_id = sid};
+	struct hs_alloc_live v = {.count = 1, .failed = failed, .stack_id = sid, .walked = 1};
 	if (bpf_map_update_elem(&alloc_live, k, &v, BPF_NOEXIST))
 		return 0;
 	return 2;

@@ -104,7 +104,7 @@ struct hs_alloc_live {
 	__u64 count;
 	__u64 failed;
 	__s32 stack_id;
-	__u32 pad;
+	__u32 walked; /* stack_id is this CPU's: a per-CPU hash entry made on another CPU reads zeroes here */
 };
 
 /* The per-CPU front of the live counts: a small 2-way table indexed by a hash of the path, so that the common case,

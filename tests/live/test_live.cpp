@@ -1,6 +1,7 @@
 // Live tests: real BPF on the running kernel, through the holdscope binary exactly as a user runs it.
 // Each test says why it skips when the machine lacks what it needs (root, BTF, the mmap_lock tracepoints).
 #include <bpf/bpf.h>
+#include <sched.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -99,6 +100,7 @@ const std::string kContend = KA_CONTEND_BIN;
 const std::string kReclaim = KA_RECLAIM_BIN;
 const std::string kMigratePrep = MIGRATE_PREP_BIN;
 const std::string kFork = KA_FORK_BIN;
+const std::string kPopulateCpus = KA_POPULATE_CPUS_BIN;
 const std::string kKhugepaged = KHUGEPAGED_COLLAPSE_BIN;
 
 json record_json(const std::string& cmd_and_args, const std::string& tag, const std::string& opts = "") {
@@ -470,6 +472,34 @@ TEST_CASE("known answer: anon_vma_clone tries every chain with GFP_NOWAIT first,
   CHECK(b["anon_vma_clone"]["gfp_kernel_retries"] == b["anon_vma_clone"]["nowait_failures"]);
   CHECK(b["anon_vma_clone"]["may_sleep_under_anon_vma_lock"] == 0);
   require_no_drops(b);
+}
+
+TEST_CASE("known answer: a call path counted on several CPUs keeps every allocation under its own stack on each") {
+  REQUIRE_LIVE();
+  if (std::thread::hardware_concurrency() < 2) SKIP("needs 2 CPUs: the path must be counted on a second CPU");
+  // The allocation counts are per CPU; a path first seen on one CPU must get its own stack on the next, not the
+  // zeroes a per-CPU map entry made elsewhere holds there. 8 MiB per CPU is 2048 pages, twice the stack refresh
+  // interval, so a count filed under a wrong stack shows.
+  const uint64_t mib = 8;
+  cpu_set_t cpus;
+  REQUIRE(sched_getaffinity(0, sizeof cpus, &cpus) == 0);
+  const uint64_t rounds = CPU_COUNT(&cpus) + 1;  // the fixture runs on each CPU it may use, then on the first again
+  json j = record_json(kPopulateCpus + " " + std::to_string(mib), "populate-cpus");
+  uint64_t populated = 0, unstacked = 0;
+  for (const auto& a : j["allocations_under_lock"]) {
+    if (a["kind"] != "page" || a["mode"] != "read" || a["order"] != 0 || a["may_sleep"] != true) continue;
+    bool anon = false, populate = false;
+    for (const auto& f : a["stack"]) {
+      anon |= f.get<std::string>().rfind("vma_alloc_folio", 0) == 0;
+      populate |= f.get<std::string>().rfind("__mm_populate", 0) == 0;
+    }
+    if (anon && populate) populated += a["count"].get<uint64_t>();
+    if (a["stack"].empty()) unstacked += a["count"].get<uint64_t>();
+  }
+  INFO(rounds << " rounds; " << unstacked << " read-mode page allocations without a stack");
+  CHECK(rounds >= 3);
+  CHECK(populated == rounds * (mib << 20) / 4096);
+  require_no_drops(j);
 }
 
 TEST_CASE("exact allocation stacks (--exact-alloc-stacks): the same counts, every cache named, anon_vma_clone seen") {
