@@ -101,12 +101,12 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
     plan_.push_back(std::move(pl));
   }
 
-  vmlinux_btf.reset();
   // The three mmap_lock tracepoints changed together (6.14 dropped memcg_path from all of them).
   if (memcg_path_votes != 0 && memcg_path_votes != 3)
     throw ToolError("the mmap_lock tracepoints disagree on their memcg_path argument: unknown kernel");
 
-  plan_direct_programs(btf);
+  plan_direct_programs(vmlinux_btf.get());
+  vmlinux_btf.reset();
 
   skel_->rodata->filter_targets = opts_.filter_targets;
   skel_->rodata->lock_stacks = static_cast<uint8_t>(opts_.lock_stacks);
@@ -141,16 +141,9 @@ Tracer::~Tracer() = default;
 
 // Points one fentry and one fexit slot at each function of the attach points that run direct; unused slots stay
 // unloaded, so the object loads where fentry is forbidden.
-void Tracer::plan_direct_programs(const std::string& btf_path) {
-  struct btf* vmlinux = btf__parse(btf_path.c_str(), nullptr);
+void Tracer::plan_direct_programs(const struct btf* vmlinux) {
   SymbolTable none;
-  try {
-    attach_ = plan_attach_points(vmlinux, opts_.kallsyms ? *opts_.kallsyms : none, tracefs_root(), opts_.modes, true);
-  } catch (...) {
-    btf__free(vmlinux);
-    throw;
-  }
-  btf__free(vmlinux);
+  attach_ = plan_attach_points(vmlinux, opts_.kallsyms ? *opts_.kallsyms : none, tracefs_root(), opts_.modes, true);
   for (int slot = 0; slot < HS_FN_SLOTS; slot++) {
     for (const char* kind : {"hs_fentry_", "hs_fexit_"}) {
       auto* prog = bpf_object__find_program_by_name(skel_->obj, (kind + std::to_string(slot)).c_str());
@@ -254,23 +247,11 @@ KernelCounters Tracer::counters() const {
   return c;
 }
 
-// Visits every entry of a hash map from user space.
+// Visits every entry of a hash map from user space: its key and its values, one for a plain map, one per possible CPU
+// for a per-CPU map.
 template <typename K, typename V, typename Fn>
-static void for_each_entry(const struct bpf_map* map, Fn fn) {
-  K key{}, next{};
-  K* prev = nullptr;
-  V value;
-  while (bpf_map__get_next_key(map, prev, &next, sizeof next) == 0) {
-    if (bpf_map__lookup_elem(map, &next, sizeof next, &value, sizeof value, 0) == 0) fn(next, value);
-    key = next;
-    prev = &key;
-  }
-}
-
-// Visits every entry of a per-CPU hash map: the key and its values, one per possible CPU.
-template <typename K, typename V, typename Fn>
-static void for_each_percpu(const struct bpf_map* map, size_t ncpu, Fn fn) {
-  std::vector<V> values(ncpu);
+static void for_each_entry(const struct bpf_map* map, size_t nvalues, Fn fn) {
+  std::vector<V> values(nvalues);
   K key{}, next{};
   K* prev = nullptr;
   while (bpf_map__get_next_key(map, prev, &next, sizeof next) == 0) {
@@ -285,7 +266,7 @@ void Tracer::fill_context(TraceContext& ctx) const {
   std::unordered_set<int32_t> ids = stack_ids_;
   size_t ncpu = std::max(1, libbpf_num_possible_cpus());
   // (path, stack) counts: summed over CPUs.
-  for_each_percpu<hs_alloc_key, hs_alloc_count>(skel_->maps.alloc_counts, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
+  for_each_entry<hs_alloc_key, hs_alloc_count>(skel_->maps.alloc_counts, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
     AllocCount a{k.kind, k.mode, k.site, k.what, k.gfp, k.stack_id, 0, 0};
     for (const auto& c : per_cpu) {
       a.count += c.count;
@@ -311,7 +292,7 @@ void Tracer::fill_context(TraceContext& ctx) const {
         }
   }
   // Live path counts: each CPU's under the stack that CPU counts it with.
-  for_each_percpu<hs_alloc_key, hs_alloc_live>(skel_->maps.alloc_live, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
+  for_each_entry<hs_alloc_key, hs_alloc_live>(skel_->maps.alloc_live, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
     for (size_t cpu = 0; cpu < per_cpu.size(); cpu++) {
       hs_alloc_live c = per_cpu[cpu];
       if (auto f = front[cpu].find(key_bytes(k)); f != front[cpu].end()) {
@@ -344,11 +325,11 @@ void Tracer::fill_context(TraceContext& ctx) const {
     }
     ctx.stacks[id] = std::move(v);
   }
-  for_each_entry<uint64_t, hs_cache_info>(skel_->maps.caches, [&](uint64_t ptr, const hs_cache_info& ci) {
-    ctx.caches[ptr] = CacheInfo{std::string(ci.name, strnlen(ci.name, sizeof ci.name)), ci.size};
+  for_each_entry<uint64_t, hs_cache_info>(skel_->maps.caches, 1, [&](uint64_t ptr, const auto& v) {
+    ctx.caches[ptr] = CacheInfo{std::string(v[0].name, strnlen(v[0].name, sizeof v[0].name)), v[0].size};
   });
-  for_each_entry<uint32_t, hs_comm>(skel_->maps.comms, [&](uint32_t tid, const hs_comm& cm) {
-    ctx.comms[tid] = TaskName{std::string(cm.comm, strnlen(cm.comm, sizeof cm.comm)), cm.tgid};
+  for_each_entry<uint32_t, hs_comm>(skel_->maps.comms, 1, [&](uint32_t tid, const auto& v) {
+    ctx.comms[tid] = TaskName{std::string(v[0].comm, strnlen(v[0].comm, sizeof v[0].comm)), v[0].tgid};
   });
 }
 

@@ -71,7 +71,7 @@ class Tracer {
 
  private:
   static int on_sample(void* ctx, void* data, size_t len);
-  void plan_direct_programs(const std::string& btf_path);
+  void plan_direct_programs(const struct btf* vmlinux);
   struct SkelDeleter {
     void operator()(holdscope_bpf* s) const;
   };
