@@ -620,25 +620,31 @@ TEST_CASE("direct and inferred modes agree on LRU drain calls and anon_vma_chain
   std::string why = direct_skip_reason({"lru_drain", "anon_vma_clone"});
   if (!why.empty()) SKIP(why);
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) SKIP("needs 2 CPUs: a drain is only queued to another CPU");
+  const std::string direct = "--mode lru_drain=direct,anon_vma_clone=direct", inferred = "--mode inferred";
   // --lockstep: before each call the helpers fault one fresh page, so every drain call queues work and inference,
   // which sees only calls that queue, can count them all.
-  std::string cmd = "/bin/sh -c '" + kMigratePrep + " --rounds 10 --lockstep && " + kFork + " 200 4'";
-  json d = record_json(cmd, "agree-direct", "--mode lru_drain=direct,anon_vma_clone=direct");
-  json i = record_json(cmd, "agree-inferred", "--mode inferred");
+  const std::string drains = kMigratePrep + " --rounds 10 --lockstep";
+  json d = record_json(drains, "agree-direct", direct);
+  json i = record_json(drains, "agree-inferred", inferred);
   const json &dl = attach_point(d, "lru_drain"), &il = attach_point(i, "lru_drain");
-  INFO(dl.dump() << "\n" << il.dump() << "\n" << d["anon_vma_clone"].dump() << "\n" << i["anon_vma_clone"].dump());
+  INFO(dl.dump() << "\n" << il.dump());
   REQUIRE(dl["mode"] == "direct");
   REQUIRE(il["mode"] == "inferred");
-  CHECK(attach_point(d, "anon_vma_clone")["mode"] == "direct");
   CHECK(dl["calls"].get<uint64_t>() >= 30);  // 10 rounds of mbind, migrate_pages, move_pages
   CHECK(dl["calls"] == il["calls"]);
-  CHECK(clone_chain_allocs(d) >= 800);  // 200 chains per fork, 4 forks
-  CHECK(clone_chain_allocs(d) == clone_chain_allocs(i));
   bool timed = false;
   for (const auto& f : dl["functions"]) timed |= f["time_inside"]["count"].get<uint64_t>() > 0;
   CHECK(timed);
-  require_no_drops(d);
-  require_no_drops(i);
+  // The chains on their own, from the fork fixture alone: with migrate-prep and a shell in the same recording the
+  // count varied by one chain between runs (about 1 run in 20), which an exact comparison cannot tell from a loss.
+  const std::string forks = kFork + " 200 4";
+  json dc = record_json(forks, "agree-direct-fork", direct);
+  json ic = record_json(forks, "agree-inferred-fork", inferred);
+  INFO(dc["anon_vma_clone"].dump() << "\n" << ic["anon_vma_clone"].dump());
+  CHECK(attach_point(dc, "anon_vma_clone")["mode"] == "direct");
+  CHECK(clone_chain_allocs(dc) >= 800);  // 200 chains per fork, 4 forks
+  CHECK(clone_chain_allocs(dc) == clone_chain_allocs(ic));
+  for (const json* r : {&d, &i, &dc, &ic}) require_no_drops(*r);
 }
 
 namespace {
