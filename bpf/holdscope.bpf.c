@@ -261,7 +261,7 @@ static __always_inline int count_archived(struct hs_alloc_key *k, __u64 n, __u64
 }
 
 /* Counts an allocation (failed or not) on path k in its live entry, with one hash lookup; walks a stack for a new path,
- * and when walk is set. Returns 2 for a new path, 1 otherwise, 0 when the maps are full. */
+ * for a path new to this CPU, and when walk is set. Returns 2 for a new path, 1 otherwise, 0 when the maps are full. */
 static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, bool failed, bool walk)
 {
 	struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, k);

@@ -8,9 +8,9 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 static int populate_on(int cpu, size_t len)
 {
