@@ -232,9 +232,11 @@ static __always_inline __s32 cached_stack(void *ctx, struct path_key *k)
 static __always_inline __u64 entry_key(void)
 {
 #if defined(__TARGET_ARCH_x86)
+	/* A trusted pointer: plain loads, where BPF_CORE_READ would cost two helper calls on every page allocation under
+	 * the lock. */
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u64 orig = BPF_CORE_READ(regs, orig_ax);
-	__s64 ax = BPF_CORE_READ(regs, ax);
+	__u64 orig = regs->orig_ax;
+	__s64 ax = regs->ax;
 	return (orig & 0xffffffff) | (ax == -38 ? 1ull << 32 : 0);
 #else
 	return 0;
