@@ -654,7 +654,7 @@ struct Analyzer::Impl {
       return a.total_ns != b.total_ns ? a.total_ns > b.total_ns : a.count > b.count;
     });
     r.drops.ringbuf = ctx.counters.ringbuf;
-    r.drops.map_full = ctx.counters.task_map_full + ctx.counters.scope_map_full;
+    r.drops.map_full = ctx.counters.task_map_full + ctx.counters.scope_map_full + ctx.counters.alloc_map_full;
     r.drops.stack = ctx.counters.stack;
     r.drops.held_overflow = ctx.counters.held_overflow;
     r.analyzer_state.tracked_tasks_end = tracked_tasks();

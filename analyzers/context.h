@@ -29,6 +29,7 @@ struct KernelCounters {
   uint64_t stack = 0;
   uint64_t held_overflow = 0;
   uint64_t scope_map_full = 0;
+  uint64_t alloc_map_full = 0;  // allocations under the lock lost: the in-kernel count map was full
   uint64_t events = 0;
 };
 

@@ -105,7 +105,8 @@ std::string context_to_json(const TraceContext& c) {
   j["lru_drain_fn"] = c.lru_drain_fn;
   j["counters"] = {{"ringbuf", c.counters.ringbuf},         {"task_map_full", c.counters.task_map_full},
                    {"stack", c.counters.stack},             {"held_overflow", c.counters.held_overflow},
-                   {"scope_map_full", c.counters.scope_map_full}, {"events", c.counters.events}};
+                   {"scope_map_full", c.counters.scope_map_full}, {"events", c.counters.events},
+                   {"alloc_map_full", c.counters.alloc_map_full}};
   auto& aps = j["attach_points"] = nlohmann::json::array();
   for (const auto& a : c.attach_points)
     aps.push_back({{"name", a.name}, {"mode", a.mode}, {"why", a.why}, {"functions", a.functions}});
@@ -146,6 +147,7 @@ TraceContext context_from_json(const std::string& text) {
     c.counters.held_overflow = k.at("held_overflow");
     c.counters.scope_map_full = k.at("scope_map_full");
     c.counters.events = k.at("events");
+    c.counters.alloc_map_full = k.value("alloc_map_full", uint64_t{0});  // absent from older recordings
     for (const auto& a : j.value("attach_points", nlohmann::json::array()))
       c.attach_points.push_back({a.at("name"), a.at("mode"), a.at("why"), a.at("functions")});
     c.fn_slots = j.value("fn_slots", std::vector<std::string>{});

@@ -67,6 +67,12 @@ struct task_state {
 	__u8 slow_open; /* direct reclaim or compaction began; the allocation that follows closes it */
 	__u8 comm_known;
 	__u32 comm_gen;
+	__u64 rng;      /* xorshift state for the stack-refresh draw (0: not seeded yet) */
+	/* Allocations under the lock counted by this task and not yet added to alloc_counts: the common case, a call path
+	 * the task used before, is a compare and an increment in memory the lock programs keep warm, where a per-CPU table
+	 * cost three times as much (cache misses, seen with bpf_stats). A slot is added to alloc_counts when another path
+	 * takes it, at the stack refresh, when the task exits, and for every live task at the end (hs_fold_tallies). */
+	struct hs_alloc_slot tally[HS_TALLY_SLOTS];
 };
 
 struct target {
@@ -163,13 +169,14 @@ struct {
 	__type(value, struct hs_alloc_count);
 } alloc_counts SEC(".maps");
 
-/* One lookup per allocation: the path's count and the stack it is counted under, per CPU. */
+/* The stack a call path's allocations under the lock are counted under (key: its hs_alloc_key with stack_id 0). Read
+ * only when a path takes a tally slot, so one map for all CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct hs_alloc_key);
-	__type(value, struct hs_alloc_live);
-} alloc_live SEC(".maps");
+	__type(value, __s32);
+} alloc_paths SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -208,9 +215,8 @@ static __always_inline __u8 lock_mode(struct task_state *st)
 
 static __always_inline __s32 stack_of(void *ctx);
 
-/* The stack of an allocation on call path k (see alloc_stacks). Two paths that share a key share the walk of
- * whichever came last; refreshing one use in HS_STACK_REFRESH at random keeps each stack's share of a key close to its
- * share of the allocations. Random rather than counted: a per-key counter is a cache line every CPU writes. */
+/* The stack of a streamed allocation on call path k (see alloc_stacks and path_stack). Random rather than counted: a
+ * per-key counter is a cache line every CPU writes. */
 static __always_inline __s32 cached_stack(void *ctx, struct path_key *k)
 {
 	if (alloc_stacks == 0)
@@ -262,119 +268,105 @@ static __always_inline int count_archived(struct hs_alloc_key *k, __u64 n, __u64
 	return r;
 }
 
-/* Counts an allocation (failed or not) on path k in its live entry, with one hash lookup; walks a stack for a new path,
- * for a path new to this CPU, and when walk is set. Returns 2 for a new path, 1 otherwise, 0 when the maps are full. */
-static __always_inline int count_live(void *ctx, struct hs_alloc_key *k, bool failed, bool walk)
+/* The stack path k's allocations are counted under: the latest walk for the path, a new walk when there is none or
+ * walk is set. Two call chains that share a path share the walk of whichever came last; refreshing at random keeps
+ * each chain's share of a path close to its share of the allocations. */
+static __always_inline __s32 path_stack(void *ctx, struct hs_alloc_key *k, bool walk)
 {
-	struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, k);
-	if (c && !walk && c->walked) {
-		c->count++;
-		c->failed += failed;
-		return 1;
+	if (!alloc_stacks)
+		return -1;
+	__s32 *c = bpf_map_lookup_elem(&alloc_paths, k);
+	if (c && !walk)
+		return *c;
+	__s32 sid = stack_of(ctx);
+	if (!c || *c != sid)
+		bpf_map_update_elem(&alloc_paths, k, &sid, BPF_ANY); /* full: the path is walked again next time */
+	return sid;
+}
+
+/* Adds a tally slot's counts to alloc_counts and empties it. The count is taken with an exchange: the task's exit and
+ * the end-of-trace iterator may fold the same task at once. Counts that find alloc_counts full are counted as lost. */
+static __noinline void fold_slot(struct hs_alloc_slot *s)
+{
+	if (!s->count)
+		return;
+	__u64 n = __sync_lock_test_and_set(&s->count, 0);
+	__u64 failed = __sync_lock_test_and_set(&s->failed, 0);
+	if (!n)
+		return;
+	struct hs_alloc_key k = s->key;
+	if (!count_archived(&k, n, failed)) {
+		__u32 idx = HS_CNT_ALLOC_MAP_FULL;
+		__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+		if (v)
+			*v += n;
 	}
-	__s32 sid = alloc_stacks ? stack_of(ctx) : -1;
-	if (c) {
-		if (sid != c->stack_id && c->count) {
-			struct hs_alloc_key old = *k;
-			old.stack_id = c->stack_id;
-			if (count_archived(&old, c->count, c->failed)) {
-				c->count = 0;
-				c->failed = 0;
-			}
-		}
-		c->stack_id = sid;
-		c->walked = 1;
-		c->count++;
-		c->failed += failed;
-		return 1;
-	}
-	struct hs_alloc_live v = {.count = 1, .failed = failed, .stack_id = sid, .walked = 1};
-	if (bpf_map_update_elem(&alloc_live, k, &v, BPF_NOEXIST))
-		return 0;
+}
+
+static __always_inline void fold_tally(struct task_state *st)
+{
+	for (int i = 0; i < HS_TALLY_SLOTS; i++)
+		fold_slot(&st->tally[i]);
+}
+
+/* Path k takes tally slot s (see count_alloc), with its stack. Returns 2 (the path took its slot anew). */
+static __noinline int take_slot(void *ctx, struct hs_alloc_slot *s, struct hs_alloc_key *k, bool failed, bool walk)
+{
+	fold_slot(s);
+	k->stack_id = path_stack(ctx, k, walk);
+	s->key = *k;
+	s->failed = failed;
+	s->count = 1;
 	return 2;
 }
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HS_ALLOC_FRONT_SETS);
-	__type(key, __u32);
-	__type(value, struct hs_alloc_set);
-} alloc_front SEC(".maps");
-
-static __always_inline bool same_path(const struct hs_alloc_key *a, const struct hs_alloc_key *b)
+static __always_inline bool slot_has(const struct hs_alloc_slot *s, const struct hs_alloc_key *k)
 {
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+	return s->count && s->key.site == k->site && s->key.what == k->what && s->key.gfp == k->gfp &&
+	       s->key.kind == k->kind && s->key.mode == k->mode;
 }
 
-/* Moves a slot's count into its path's live entry (under the stack that entry has now) and empties the slot. A slot is
- * filled only after its path's live entry was made, and live entries stay, so the lookup finds it; should it not,
- * the count is filed without a stack rather than under the stack of the allocation at hand, which is another path. */
-static __always_inline void fold_slot(struct hs_alloc_slot *s)
-{
-	if (s->key.mode && s->count) {
-		struct hs_alloc_live *c = bpf_map_lookup_elem(&alloc_live, &s->key);
-		if (c) {
-			c->count += s->count;
-			c->failed += s->failed;
-		} else {
-			struct hs_alloc_key k = s->key;
-			k.stack_id = -1;
-			count_archived(&k, s->count, s->failed);
-		}
-	}
-	s->key.mode = 0;
-	s->count = 0;
-	s->failed = 0;
-}
-
-/* Counts an allocation under the lock on its call path k in the kernel: in the CPU's front table when the path is
- * there, else in its live entry (one hash lookup), after which the path takes a front slot. A stack is walked only for
- * a new path and for one use in HS_STACK_REFRESH at random (every use with --exact-alloc-stacks). Returns 2 for a new
- * path, 1 otherwise, 0 when the maps are full (the caller streams it). */
-static __noinline int count_alloc(void *ctx, struct hs_alloc_key *k, bool failed)
+/* Counts an allocation under the lock on call path k (stack_id 0) in the kernel: in the task's tally slot for the path
+ * when it has one (a 2-way set chosen by a hash of the path), else in a slot the path takes, with the path's stack;
+ * the set's older slot is folded to make room. A stack is walked for a path seen for the first time and for one use
+ * in HS_STACK_REFRESH at random (every use with --exact-alloc-stacks). Returns 2 when the path took a slot anew (or,
+ * exact, a new (path, stack)), 1 when counted in place, 0 when the count map is full (exact only: the caller streams
+ * it). Inlined: the common case is a compare and an increment, and a call with the key in memory cost as much as the
+ * rest. */
+static __always_inline int count_alloc(void *ctx, struct task_state *st, struct hs_alloc_key *k, bool failed)
 {
 	if (alloc_stacks == 2) {
 		k->stack_id = stack_of(ctx);
-		return count_archived(k, 1, failed); /* new (path, stack): its cache gets a name */
+		return count_archived(k, 1, failed);
 	}
-	k->stack_id = 0;
-	__u32 set_idx = (__u32)(((k->site ^ (k->what << 7) ^ ((__u64)k->gfp << 17) ^ k->mode) * 0x9E3779B97F4A7C15ull) >> 56);
-	struct hs_alloc_set *set = bpf_map_lookup_elem(&alloc_front, &set_idx);
-	if (!set)
-		return count_live(ctx, k, failed, alloc_stacks && bpf_get_prandom_u32() % HS_STACK_REFRESH == 0);
-	/* The refresh draw: a xorshift in the set, a few instructions where the random helper cost as much as the rest
-	 * of the count (seen with bpf_stats). */
-	__u64 x = set->rng;
+	__u32 i = (__u32)(((k->site ^ (k->what << 7) ^ ((__u64)k->gfp << 17) ^ k->mode) * 0x9E3779B97F4A7C15ull) >> 60) &
+		  (HS_TALLY_SLOTS / 2 - 1);
+	struct hs_alloc_slot *set = &st->tally[i * 2];
+	/* The refresh draw: a xorshift in the task's state, a few instructions where the random helper cost as much as
+	 * the rest of the count (seen with bpf_stats). */
+	__u64 x = st->rng;
 	if (!x)
 		x = bpf_get_prandom_u32() | 1;
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
-	set->rng = x;
+	st->rng = x;
 	bool walk = alloc_stacks && (x >> 32) % HS_STACK_REFRESH == 0;
 	for (int w = 0; w < 2; w++) {
-		struct hs_alloc_slot *s = &set->way[w];
-		if (s->key.mode && same_path(&s->key, k)) {
-			if (!walk) {
-				s->count++;
-				s->failed += failed;
-				return 1;
-			}
-			/* a fresh stack walk: the slot's count so far belongs to the stack its path had until now */
-			fold_slot(s);
-			return count_live(ctx, k, failed, true);
+		struct hs_alloc_slot *s = &set[w];
+		if (slot_has(s, k)) {
+			if (walk)
+				return take_slot(ctx, s, k, failed, true); /* the count so far stays with the old stack */
+			s->count++;
+			s->failed += failed;
+			return 1;
 		}
 	}
-	int r = count_live(ctx, k, failed, walk);
-	if (r) {
-		fold_slot(&set->way[1]);
-		set->way[1] = set->way[0];
-		set->way[0].key = *k;
-		set->way[0].count = 0;
-		set->way[0].failed = 0;
-	}
-	return r;
+	fold_slot(&set[1]);
+	set[1] = set[0];
+	set[0].count = 0; /* now set[1]'s */
+	set[0].failed = 0;
+	return take_slot(ctx, &set[0], k, failed, walk);
 }
 
 /* Records are gathered per CPU and written to the ring buffer HS_BATCH at a time: a record written into this hot
@@ -761,7 +753,7 @@ int hs_page_alloc(struct bpf_raw_tracepoint_args *ctx)
 	bool failed = ctx->args[0] == 0;
 	if (st && mode && !closes && !st->inside && order < HS_HUGE_ORDER) {
 		struct hs_alloc_key ak = {.site = entry_key(), .what = order, .gfp = gfp, .kind = HS_ALLOC_PAGE, .mode = mode};
-		if (count_alloc(ctx, &ak, failed))
+		if (count_alloc(ctx, st, &ak, failed))
 			return 0;
 	}
 	struct path_key k = {entry_key(), (gfp << 16) | (order << 8) | mode | (1ull << 7)};
@@ -835,7 +827,7 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 		return 0; /* only a slow-path episode is open: not under the lock, nothing to correlate */
 	if (!stream) {
 		struct hs_alloc_key ak = {.site = call_site, .what = key, .gfp = gfp, .kind = HS_ALLOC_SLAB, .mode = mode};
-		int counted = count_alloc(ctx, &ak, ptr == 0);
+		int counted = count_alloc(ctx, st, &ak, ptr == 0);
 		if (counted == 2)
 			cache_info(key); /* a new path: its cache must have a name in the recording */
 		if (counted)
@@ -876,7 +868,7 @@ int hs_kmalloc(struct bpf_raw_tracepoint_args *ctx)
 	if (!st->inside) {
 		struct hs_alloc_key ak = {
 			.site = call_site, .what = bytes_alloc, .gfp = gfp, .kind = HS_ALLOC_KMALLOC, .mode = mode};
-		if (count_alloc(ctx, &ak, failed))
+		if (count_alloc(ctx, st, &ak, failed))
 			return 0;
 	}
 	struct path_key k = {call_site, mode};
@@ -1150,6 +1142,19 @@ int hs_flush(void *ctx)
 	return 0;
 }
 
+/* Run by user space once tracing is off (an iterator over every task): adds what live tasks' tallies still hold. */
+SEC("iter/task")
+int hs_fold_tallies(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	if (!task)
+		return 0;
+	struct task_state *st = bpf_task_storage_get(&task_states, task, 0, 0);
+	if (st)
+		fold_tally(st);
+	return 0;
+}
+
 SEC("raw_tp/sched_process_fork")
 int hs_fork(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -1198,8 +1203,13 @@ int hs_exit(void *ctx)
 			}
 		}
 	}
-	/* The storage goes with the task; the event tells the analyzer to let go of it too. */
-	if (!my_state(false) || !hs_enabled)
+	/* The storage goes with the task, so its tally is added now (also once tracing is off: the end-of-trace iterator
+	 * may not find an exiting task); the event tells the analyzer to let go of the task too. */
+	struct task_state *st = my_state(false);
+	if (!st)
+		return 0;
+	fold_tally(st);
+	if (!hs_enabled)
 		return 0;
 	struct batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_TASK_EXIT);

@@ -65,6 +65,7 @@ enum hs_counter {
 	HS_CNT_HELD_OVERFLOW = 3, /* a task held more mmap_locks at once than the per-task table tracks */
 	HS_CNT_SCOPE_MAP_FULL = 4,
 	HS_CNT_EVENTS = 5,
+	HS_CNT_ALLOC_MAP_FULL = 6, /* allocations under the lock lost because alloc_counts was full */
 	HS_CNT_MAX = 8,
 };
 
@@ -75,8 +76,8 @@ struct hs_cache_info {
 };
 
 /* Allocations under mmap_lock that nothing needs to correlate are counted in the kernel, by this key, and read once at
- * the end; the others (inside an observed function, closing a slow-path episode, huge pages, anon_vma_chain) and any
- * that find the count map full are streamed. */
+ * the end; the others (inside an observed function, closing a slow-path episode, huge pages, anon_vma_chain) are
+ * streamed. Counts that find the count map full are lost and counted (HS_CNT_ALLOC_MAP_FULL). */
 enum hs_alloc_kind {
 	HS_ALLOC_PAGE = 0,
 	HS_ALLOC_SLAB = 1,
@@ -98,27 +99,12 @@ struct hs_alloc_count {
 	__u64 failed;
 };
 
-/* The live count of a call path (an hs_alloc_key with stack_id 0): the allocations since its stack was last walked,
- * with that stack. When a walk finds another stack, the count so far moves to the (path, stack) counts. */
-struct hs_alloc_live {
-	__u64 count;
-	__u64 failed;
-	__s32 stack_id;
-	__u32 walked; /* stack_id is this CPU's: a per-CPU hash entry made on another CPU reads zeroes here */
-};
-
-/* The per-CPU front of the live counts: a small 2-way table indexed by a hash of the path, so that the common case,
- * an allocation on a path this CPU counted just before, is one array access and a compare instead of a hash-map
- * lookup. A slot's count has not yet been added to its path's live count (user space adds it at the end). */
-#define HS_ALLOC_FRONT_SETS 256
+/* A call path's allocations under the lock not yet added to alloc_counts, in a task's tally (bpf: struct task_state). */
+#define HS_TALLY_SLOTS 16
 struct hs_alloc_slot {
-	struct hs_alloc_key key; /* key.mode == 0: empty */
-	__u64 count;
+	struct hs_alloc_key key; /* with the stack its count belongs to */
+	__u64 count;             /* 0: free */
 	__u64 failed;
-};
-struct hs_alloc_set {
-	struct hs_alloc_slot way[2]; /* way[0] the most recently filled */
-	__u64 rng;                   /* xorshift state for the stack refresh draw (0: not seeded yet) */
 };
 
 struct hs_comm {

@@ -223,7 +223,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   if (!ro.quiet) {
     const auto& c = ctx.counters;
     std::cerr << "holdscope: recorded " << writer.events_written() << " events to " << ro.output
-              << " (drops: ringbuf " << c.ringbuf << ", map_full " << c.task_map_full + c.scope_map_full << ", stack "
+              << " (drops: ringbuf " << c.ringbuf << ", map_full " << c.task_map_full + c.scope_map_full + c.alloc_map_full << ", stack "
               << c.stack << ")";
     if (child) std::cerr << "; command exited with status " << ctx.command_exit;
     std::cerr << "\n";

@@ -125,13 +125,13 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
     }
   }
   bpf_map__set_max_entries(skel_->maps.events, opts_.ringbuf_mb << 20);
-  // The per-CPU allocation counts get at most 4 MiB per map, whatever the number of CPUs; full maps mean streaming.
+  // The per-CPU allocation counts get at most 4 MiB, whatever the number of CPUs; counts that find it full are lost
+  // and counted.
   int ncpu = std::max(1, libbpf_num_possible_cpus());
   auto entries = [ncpu](size_t value) {
     return static_cast<uint32_t>(std::clamp<size_t>((4u << 20) / (size_t(ncpu) * value), 1024, 16384));
   };
   bpf_map__set_max_entries(skel_->maps.alloc_counts, entries(sizeof(hs_alloc_count)));
-  bpf_map__set_max_entries(skel_->maps.alloc_live, entries(sizeof(hs_alloc_live)));
 
   if (int err = holdscope_bpf__load(skel_.get()))
     throw ToolError("cannot load the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
@@ -180,6 +180,7 @@ void Tracer::add_target(pid_t tgid) {
 void Tracer::start(EventFn fn) {
   fn_ = std::move(fn);
   bpf_program__set_autoattach(skel_->progs.hs_flush, false);  // run on demand, attached to nothing
+  bpf_program__set_autoattach(skel_->progs.hs_fold_tallies, false);  // run once, by stop()
   if (int err = holdscope_bpf__attach(skel_.get()))
     throw ToolError("cannot attach the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::on_sample, this, nullptr));
@@ -226,6 +227,25 @@ void Tracer::stop() {
   usleep(2000);
   flush_batches();
   if (ring_) ring_buffer__consume(ring_.get());
+  fold_tallies();
+}
+
+// Runs the task iterator that adds what live tasks' allocation tallies still hold to the counts (bpf: struct
+// task_state). After the gate closed: no program counts any more.
+void Tracer::fold_tallies() {
+  std::unique_ptr<bpf_link, int (*)(bpf_link*)> link(bpf_program__attach_iter(skel_->progs.hs_fold_tallies, nullptr),
+                                                      bpf_link__destroy);
+  if (!link) throw ToolError("cannot attach the task iterator that collects allocation counts: " + libbpf_last_messages());
+  int fd = bpf_iter_create(bpf_link__fd(link.get()));
+  if (fd < 0)
+    throw ToolError("cannot run the task iterator that collects allocation counts: " + std::string(strerror(errno)));
+  char buf[64];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+  }
+  int err = n < 0 ? errno : 0;
+  close(fd);
+  if (err) throw ToolError("the task iterator that collects allocation counts failed: " + std::string(strerror(err)));
 }
 
 KernelCounters Tracer::counters() const {
@@ -244,6 +264,7 @@ KernelCounters Tracer::counters() const {
   c.held_overflow = sum(HS_CNT_HELD_OVERFLOW);
   c.scope_map_full = sum(HS_CNT_SCOPE_MAP_FULL);
   c.events = sum(HS_CNT_EVENTS);
+  c.alloc_map_full = sum(HS_CNT_ALLOC_MAP_FULL);
   return c;
 }
 
@@ -276,42 +297,6 @@ void Tracer::fill_context(TraceContext& ctx) const {
     ctx.alloc_counts.push_back(a);
     if (a.stack_id >= 0) ids.insert(a.stack_id);
   });
-  // The front tables' counts (bpf/holdscope_events.h: hs_alloc_set) belong to their path's live count on that CPU.
-  auto key_bytes = [](const hs_alloc_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
-  std::vector<std::map<std::string, hs_alloc_count>> front(ncpu);
-  std::vector<hs_alloc_set> sets(ncpu);
-  for (uint32_t i = 0; i < HS_ALLOC_FRONT_SETS; i++) {
-    if (bpf_map__lookup_elem(skel_->maps.alloc_front, &i, sizeof i, sets.data(), sets.size() * sizeof(hs_alloc_set), 0))
-      continue;
-    for (size_t cpu = 0; cpu < ncpu; cpu++)
-      for (const auto& slot : sets[cpu].way)
-        if (slot.key.mode && slot.count) {
-          auto& f = front[cpu][key_bytes(slot.key)];
-          f.count += slot.count;
-          f.failed += slot.failed;
-        }
-  }
-  // Live path counts: each CPU's under the stack that CPU counts it with.
-  for_each_entry<hs_alloc_key, hs_alloc_live>(skel_->maps.alloc_live, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
-    for (size_t cpu = 0; cpu < per_cpu.size(); cpu++) {
-      hs_alloc_live c = per_cpu[cpu];
-      if (auto f = front[cpu].find(key_bytes(k)); f != front[cpu].end()) {
-        c.count += f->second.count;
-        c.failed += f->second.failed;
-        front[cpu].erase(f);
-      }
-      if (c.count == 0) continue;
-      ctx.alloc_counts.push_back(AllocCount{k.kind, k.mode, k.site, k.what, k.gfp, c.stack_id, c.count, c.failed});
-      if (c.stack_id >= 0) ids.insert(c.stack_id);
-    }
-  });
-  // A slot always follows its live entry; should one be left over, its count stays, without a stack.
-  for (const auto& per_cpu : front)
-    for (const auto& [bytes, f] : per_cpu) {
-      hs_alloc_key k;
-      memcpy(&k, bytes.data(), sizeof k);
-      ctx.alloc_counts.push_back(AllocCount{k.kind, k.mode, k.site, k.what, k.gfp, -1, f.count, f.failed});
-    }
   uint64_t addrs[HS_MAX_STACK_DEPTH];
   for (int32_t id : ids) {
     uint32_t key = static_cast<uint32_t>(id) & ~uint32_t(HS_STACK_ID_ALT);

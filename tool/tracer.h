@@ -72,6 +72,7 @@ class Tracer {
  private:
   static int on_sample(void* ctx, void* data, size_t len);
   void plan_direct_programs(const struct btf* vmlinux);
+  void fold_tallies();
   struct SkelDeleter {
     void operator()(holdscope_bpf* s) const;
   };

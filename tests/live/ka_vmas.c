@@ -7,11 +7,16 @@
  *           lock path on 6.4+, the plain fault path before) where __anon_vma_prepare() allocates one anon_vma and one
  *           anon_vma_chain. With per-VMA locks the user page itself is allocated after mmap_lock is dropped;
  *   munmap: write lock, downgraded to read before the pages are unmapped (vms_complete_munmap_vmas).
- * Usage: ka_vmas N
+ * With "stay PIDFILE" the work is done by a child process that then waits to be killed, while the command itself
+ * exits once the work is done: a process still alive when the trace ends, whose counts are collected from the live
+ * tasks then, not at its exit. PIDFILE gets the child's pid.
+ * Usage: ka_vmas N [stay PIDFILE]
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,9 +24,36 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: ka_vmas N\n");
+	int stay = argc == 4 && strcmp(argv[2], "stay") == 0;
+	if (argc != 2 && !stay) {
+		fprintf(stderr, "usage: ka_vmas N [stay PIDFILE]\n");
 		return 2;
+	}
+	int done[2];
+	if (stay) {
+		if (pipe(done)) {
+			perror("pipe");
+			return 1;
+		}
+		pid_t child = fork();
+		if (child < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (child > 0) {
+			char c;
+			close(done[1]);
+			if (read(done[0], &c, 1) != 1)
+				return 1; /* the child failed */
+			FILE *f = fopen(argv[3], "w");
+			if (!f || fprintf(f, "%d\n", (int)child) < 0 || fclose(f)) {
+				perror(argv[3]);
+				kill(child, SIGKILL);
+				return 1;
+			}
+			return 0;
+		}
+		close(done[0]);
 	}
 	long n = atol(argv[1]);
 	long page = sysconf(_SC_PAGESIZE);
@@ -38,5 +70,11 @@ int main(int argc, char **argv)
 			perror("munmap");
 			return 1;
 		}
+	if (stay) {
+		if (write(done[1], "x", 1) != 1)
+			return 1;
+		for (;;)
+			pause();
+	}
 	return 0;
 }

@@ -200,6 +200,35 @@ TEST_CASE("known answer: each new VMA costs one vm_area_struct under write, one 
   CHECK(b["scope"] == "command");
 }
 
+TEST_CASE("known answer: the allocations of a process still alive when the trace ends are all counted") {
+  REQUIRE_LIVE();
+  // The kernel keeps a task's counts in its own state until the task exits. Here the work is done by a child that
+  // outlives the trace (the command exits once the work is done; the child is killed after the report), so its counts
+  // arrive only through the end-of-trace collection from live tasks.
+  const int64_t n1 = 300, n2 = 2300, dn = n2 - n1;
+  auto stay = [&](int64_t n, const std::string& tag) {
+    std::string pidfile = tmp(tag + ".pid");
+    json j = record_json(kVmas + " " + std::to_string(n) + " stay " + pidfile, tag);
+    std::string pid = slurp(pidfile);
+    unlink(pidfile.c_str());
+    REQUIRE(!pid.empty());
+    CHECK(kill(std::stoi(pid), 0) == 0);  // it was still alive after the report
+    kill(std::stoi(pid), SIGKILL);
+    return j;
+  };
+  json a = stay(n1, "stay1");
+  json b = stay(n2, "stay2");
+  auto d = [&](const std::string& kind, const std::string& mode, const std::string& cache) {
+    return static_cast<int64_t>(allocs(b, kind, mode, cache)) - static_cast<int64_t>(allocs(a, kind, mode, cache));
+  };
+  CHECK(near(d("slab", "write", "vm_area_struct"), dn, 0.02));
+  CHECK(near(d("slab", "read", "anon_vma"), dn, 0.02));
+  CHECK(near(d("slab", "read", "anon_vma_chain"), dn, 0.02));
+  CHECK(allocs(b, "slab", "write", "vm_area_struct") >= static_cast<uint64_t>(n2));
+  require_no_drops(a);
+  require_no_drops(b);
+}
+
 TEST_CASE("a wait behind mprotect's write hold names the holder, and the hold's stack is mprotect's") {
   REQUIRE_LIVE();
   // --top 50: in a slow emulated guest other holds and waits can crowd a top-10 list.
