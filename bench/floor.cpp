@@ -12,7 +12,11 @@
 
 static volatile sig_atomic_t g_stop = 0;
 
-int main() {
+int main(int argc, char**) {
+  if (argc != 1) {  // no options: an unexpected argument must not leave programs attached behind a script's back
+    fprintf(stderr, "usage: floor (attaches empty programs until SIGINT/SIGTERM; takes no arguments)\n");
+    return 2;
+  }
   signal(SIGINT, [](int) { g_stop = 1; });
   signal(SIGTERM, [](int) { g_stop = 1; });
   libbpf_set_print([](enum libbpf_print_level, const char*, va_list) { return 0; });
