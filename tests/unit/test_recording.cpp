@@ -92,6 +92,7 @@ TEST_CASE("allocations counted in the kernel travel in the recording and join th
   // (same cache, gfp, lock mode, no stack) and 5 page allocations of order 1 counted with stack 7.
   ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_SLAB, 2, 0xffffffff81000040ull, kVmaCache, kGfpKernel, -1, 40, 3});
   ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_PAGE, 1, 0x1000000ea, 1, kGfpKernel, 7, 5, 0});
+  ctx.counters.alloc_map_full = 6;  // allocations the kernel could not count: drops, not silence
   std::ostringstream out;
   RecordingWriter w(out);
   w.add(acquired_folded(us(0), us(1), 100, kMmA, true));
@@ -106,6 +107,7 @@ TEST_CASE("allocations counted in the kernel travel in the recording and join th
     REQUIRE(r.context().alloc_counts.size() == 2);
     CHECK(r.context().alloc_counts[0].count == 40);
     CHECK(r.context().alloc_counts[1].stack_id == 7);
+    CHECK(r.context().counters.alloc_map_full == 6);
   }
   Report rep = report_of(bytes);
   auto slab = std::find_if(rep.allocations.begin(), rep.allocations.end(),
@@ -114,6 +116,7 @@ TEST_CASE("allocations counted in the kernel travel in the recording and join th
   CHECK(slab->cache == "vm_area_struct");
   CHECK(slab->count == 42);
   CHECK(slab->failed == 3);
+  CHECK(rep.drops.map_full == 6);
   CHECK(slab->bytes == 39 * ctx.caches.at(kVmaCache).size);
   auto page = std::find_if(rep.allocations.begin(), rep.allocations.end(),
                            [](const AllocGroup& g) { return g.kind == "page"; });
