@@ -232,12 +232,17 @@ TEST_CASE("known answer: the allocations of a process still alive when the trace
 TEST_CASE("a wait behind mprotect's write hold names the holder, and the hold's stack is mprotect's") {
   REQUIRE_LIVE();
   // --top 50: in a slow emulated guest other holds and waits can crowd a top-10 list.
-  json j = record_json(kContend + " 128 20", "contend", "--top 50");
-  // Over all waits, not a top-N list: ka-waiter's mmap()s waited behind ka-holder's write holds.
+  // Over all waits, not a top-N list: ka-waiter's mmap()s waited behind ka-holder's write holds. In an emulated guest
+  // the two threads' timing varies, and about one run in seven there showed the waiter blocked only outside the
+  // mprotect()s: the workload runs a second time then, and one of the two runs must show the wait.
+  json j;
   bool waited_behind_holder = false;
-  for (const auto& b : j["waits_blocked_by"])
-    if (b["waiter"] == "ka-waiter" && b["holder"] == "ka-holder" && b["holder_mode"] == "write" && b["count"] >= 1)
-      waited_behind_holder = true;
+  for (int attempt = 0; attempt < 2 && !waited_behind_holder; attempt++) {
+    j = record_json(kContend + " 128 20", "contend", "--top 50");
+    for (const auto& b : j["waits_blocked_by"])
+      if (b["waiter"] == "ka-waiter" && b["holder"] == "ka-holder" && b["holder_mode"] == "write" && b["count"] >= 1)
+        waited_behind_holder = true;
+  }
   INFO(j["waits_blocked_by"].dump(1));
   CHECK(waited_behind_holder);
   bool mprotect_hold = false;
