@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tool/unique_fd.h"
+
 namespace holdscope {
 
 FentryProbe probe_fentry(const struct btf* vmlinux, const std::string& function, const std::string& kallsyms_name) {
@@ -25,22 +27,19 @@ FentryProbe probe_fentry(const struct btf* vmlinux, const std::string& function,
   insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = 0
   insns[1].code = BPF_JMP | BPF_EXIT;
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = (__u32)id);
-  int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "hs_probe", "GPL", insns, 2, &opts);
-  if (fd < 0) {
+  UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_TRACING, "hs_probe", "GPL", insns, 2, &opts));
+  if (!prog.valid()) {
     int e = errno;
     p.why = std::string("fentry program does not load: ") + strerror(e);
     if (e == EPERM) p.why += " (kernel lockdown or missing CAP_BPF/CAP_PERFMON)";
     if (e == ENOENT || e == ESRCH) p.why += " (the kernel cannot resolve its address)";
     return p;
   }
-  int link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, nullptr);
-  if (link < 0) {
+  UniqueFd link(bpf_link_create(prog.get(), 0, BPF_TRACE_FENTRY, nullptr));
+  if (!link.valid())
     p.why = std::string("fentry does not attach: ") + strerror(errno);
-  } else {
+  else
     p.attachable = true;
-    close(link);
-  }
-  close(fd);
   return p;
 }
 

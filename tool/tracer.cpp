@@ -16,6 +16,7 @@
 #include "holdscope.skel.h"
 #include "tool/probes.h"
 #include "tool/system_info.h"
+#include "tool/unique_fd.h"
 
 namespace holdscope {
 
@@ -127,11 +128,9 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   bpf_map__set_max_entries(skel_->maps.events, opts_.ringbuf_mb << 20);
   // The per-CPU allocation counts get at most 4 MiB, whatever the number of CPUs; counts that find it full are lost
   // and counted.
-  int ncpu = std::max(1, libbpf_num_possible_cpus());
-  auto entries = [ncpu](size_t value) {
-    return static_cast<uint32_t>(std::clamp<size_t>((4u << 20) / (size_t(ncpu) * value), 1024, 16384));
-  };
-  bpf_map__set_max_entries(skel_->maps.alloc_counts, entries(sizeof(hs_alloc_count)));
+  size_t ncpu = std::max(1, libbpf_num_possible_cpus());
+  size_t count_entries = std::clamp<size_t>((4u << 20) / (ncpu * sizeof(hs_alloc_count)), 1024, 16384);
+  bpf_map__set_max_entries(skel_->maps.alloc_counts, static_cast<uint32_t>(count_entries));
 
   if (int err = holdscope_bpf__load(skel_.get()))
     throw ToolError("cannot load the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
@@ -236,16 +235,16 @@ void Tracer::fold_tallies() {
   std::unique_ptr<bpf_link, int (*)(bpf_link*)> link(bpf_program__attach_iter(skel_->progs.hs_fold_tallies, nullptr),
                                                       bpf_link__destroy);
   if (!link) throw ToolError("cannot attach the task iterator that collects allocation counts: " + libbpf_last_messages());
-  int fd = bpf_iter_create(bpf_link__fd(link.get()));
-  if (fd < 0)
+  UniqueFd fd(bpf_iter_create(bpf_link__fd(link.get())));
+  if (!fd.valid())
     throw ToolError("cannot run the task iterator that collects allocation counts: " + std::string(strerror(errno)));
+  // The program writes nothing; reading to the end is what walks the tasks. A signal (a second Ctrl-C while the
+  // recording ends) interrupts a read, not the walk: read on.
   char buf[64];
   ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) {
+  while ((n = read(fd.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
   }
-  int err = n < 0 ? errno : 0;
-  close(fd);
-  if (err) throw ToolError("the task iterator that collects allocation counts failed: " + std::string(strerror(err)));
+  if (n < 0) throw ToolError("the task iterator that collects allocation counts failed: " + std::string(strerror(errno)));
 }
 
 KernelCounters Tracer::counters() const {
