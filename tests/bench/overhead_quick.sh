@@ -11,11 +11,12 @@ printf '%s\n' "$out"
 [ "$rc" = 0 ] || { echo "FAIL: bench/overhead exited with $rc"; exit 1; }
 fail=0
 for want in 'A median [0-9.e+]+ ops/s' 'F median [0-9.e+]+ ops/s' 'H median [0-9.e+]+ ops/s' 'B median [0-9.e+]+ ops/s' \
-  'H/A throughput +[0-9.]+' 'H/F throughput +[0-9.]+ +\[[0-9.]+\] +\(target' 'H/B throughput +[0-9.]+ +\[[0-9.]+\] +\(target' \
+  'H/A throughput +[0-9.]+' 'H/F throughput +[0-9.]+ +\[[0-9.]+\] +\(target >= 0.90: (met|MISSED).* (90% interval [0-9.]+\.\.[0-9.]+|too few rounds for a 90% interval)' \
+  'H/B throughput +[0-9.]+ +\[[0-9.]+\] +\(target >= 1.60: (met|MISSED).* (90% interval [0-9.]+\.\.[0-9.]+|too few rounds for a 90% interval)' \
   'mmap_lock events/s +[1-9][0-9]*' 'events dropped +[0-9]+' 'holdscope CPU time +[0-9.]+ s' \
   'holdscope peak RSS +[1-9][0-9]* kB' 'F/B throughput +[0-9.]+' \
   'per-round ratios +H/F [0-9.]+\.\.[0-9.]+, [0-9]+ of [0-9]+ rounds' \
-  'F [0-9.]+ us/op, H [0-9.]+ us/op, B [0-9.]+ us/op' 'realistic H/A throughput +[0-9.]+' \
+  'F [0-9.]+ us/op, H [0-9.]+ us/op, B [0-9.]+ us/op' 'realistic H/A throughput +[0-9.]+ .*(90% interval [0-9.]+\.\.[0-9.]+|too few rounds for a 90% interval)' \
   'BPF programs ran [0-9.]+ ms during a [0-9.]+ s compile' 'realistic H/A from costs +[0-9.]+' 'replayed in [0-9.]+ s: [1-9][0-9]* events/s'; do
   grep -q -E -- "$want" <<<"$out" || { echo "FAIL: no figure matching '$want'"; fail=1; }
 done
