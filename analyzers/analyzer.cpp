@@ -29,7 +29,7 @@ constexpr uint64_t kDrainBurstNs = 2'000'000;  // queue_work calls of one lru_ad
 constexpr uint64_t kPastHoldMinNs = 100'000;
 constexpr uint64_t kPastHoldKeepNs = 10'000'000'000;
 constexpr size_t kPastHoldsPerMm = 64;
-constexpr uint8_t kSynthesizedStart = 0x80;  // flag of a start event the analyzer rebuilt from an acquire event
+constexpr uint8_t kRebuilt = 0x80;  // flag of a start or acquire event the analyzer rebuilt from a later record
 
 struct Hold {
   uint64_t mm;
@@ -524,7 +524,7 @@ struct Analyzer::Impl {
     if ((++processed & 1023) == 0)
       r.analyzer_state.tracked_tasks_peak = std::max<uint64_t>(r.analyzer_state.tracked_tasks_peak, tracked_tasks());
     bool late = e.ts < last_processed;
-    bool rebuilt = e.type == HS_EV_LOCK_START && (e.flag & kSynthesizedStart);
+    bool rebuilt = (e.type == HS_EV_LOCK_START || e.type == HS_EV_LOCK_ACQUIRED) && (e.flag & kRebuilt);
     if (late && !rebuilt) r.drops.out_of_order++;
     last_processed = std::max<uint64_t>(last_processed, e.ts);
     if (e.ts >= next_sweep) sweep_past(e.ts);
@@ -553,23 +553,46 @@ struct Analyzer::Impl {
 
   void feed(const hs_event& e) {
     events++;
+    if (e.type == HS_EV_LOCK_HOLD) {
+      // A hold the kernel wrote as one record at its release (nothing was streamed inside it): its acquisition, in its
+      // place, then its release. The acquisition may come later than the reorder window (a long hold); nothing of
+      // this task's within the hold needed it, and a wait behind it ends after its release, so it is found then.
+      hs_event a = e;
+      a.type = HS_EV_LOCK_ACQUIRED;
+      a.ts = std::min<uint64_t>(e.arg, e.ts);
+      a.flag = 1 | (e.flag & 4) | kRebuilt;
+      a.arg = e.arg2;
+      a.arg2 = 0;
+      a.stack_id = -1;
+      hs_event r = e;
+      r.type = HS_EV_LOCK_RELEASED;
+      r.flag = 0;
+      r.arg = r.arg2 = 0;
+      queue(a);
+      queue(r);
+    } else {
+      queue(e);
+    }
+    while (!pending.empty() && pending.top().e.ts + opts.reorder_window_ns < max_ts) {
+      hs_event top = pending.top().e;
+      pending.pop();
+      process(top);
+    }
+  }
+
+  void queue(const hs_event& e) {
     if (e.type == HS_EV_LOCK_ACQUIRED && (e.flag & 4)) {
-      // The kernel folded an uncontended acquisition's start into its acquire event: put the start back in its place.
+      // The kernel folded the acquisition's start into its acquire event: put the start back in its place.
       hs_event s = e;
       s.type = HS_EV_LOCK_START;
       s.ts = std::min<uint64_t>(e.arg, e.ts);
-      s.flag = kSynthesizedStart;
+      s.flag = kRebuilt;
       s.arg = 0;
       s.stack_id = -1;
       pending.push(Queued{s, seq++});
     }
     pending.push(Queued{e, seq++});
     max_ts = std::max<uint64_t>(max_ts, e.ts);
-    while (!pending.empty() && pending.top().e.ts + opts.reorder_window_ns < max_ts) {
-      hs_event top = pending.top().e;
-      pending.pop();
-      process(top);
-    }
   }
 
   Report finish() {

@@ -184,8 +184,9 @@ RecordingReader::RecordingReader(std::istream& in) : in_(in) {
   if (h.version != kRecordingVersion)
     throw RecordingError("unsupported recording version " + std::to_string(h.version) + " (this holdscope reads " +
                          std::to_string(kRecordingVersion) + ")");
-  // ABI 1 differs from 2 only in never folding a start into its acquire event: the same layout, read the same way.
-  if ((h.event_abi != HS_EVENT_ABI && h.event_abi != 1) || h.event_size != sizeof(hs_event))
+  // ABIs 1 and 2 differ from 3 only in records 3 may hold and they never do (a start folded into its acquire event,
+  // a hold record): the same layout, read the same way.
+  if (h.event_abi < 1 || h.event_abi > HS_EVENT_ABI || h.event_size != sizeof(hs_event))
     throw RecordingError("recording event layout " + std::to_string(h.event_abi) + "/" + std::to_string(h.event_size) +
                          " does not match this holdscope's");
   bool have_meta = false, have_end = false;

@@ -59,9 +59,11 @@ volatile __u32 rename_gen = 0;
 struct task_state {
 	__u64 held_mm[HS_MAX_HELD];
 	__u64 held_ts[HS_MAX_HELD];
+	__u64 held_start[HS_MAX_HELD]; /* when the acquisition began (0: not seen), for a hold record */
 	__u64 start_mm; /* an acquisition under way: its start travels in the acquire event */
 	__u64 start_ts;
 	__u8 held_write[HS_MAX_HELD];
+	__u8 unwritten; /* bit i: hold i's acquisition is not written yet (see lock_acquired) */
 	__u8 nheld;
 	__u8 inside;    /* open fentry brackets */
 	__u8 slow_open; /* direct reclaim or compaction began; the allocation that follows closes it */
@@ -455,8 +457,46 @@ static __always_inline struct hs_event *reserve_at(struct batch **bp, __u16 type
 	return e;
 }
 
+/* Writes the acquire records of the task's holds whose acquisition is not written yet (see lock_acquired), straight
+ * to the ring: the analyzer must know a hold before any record streamed inside it, and before a downgrade. Rare: most
+ * holds stream nothing. Also run by the end-of-trace iterator for holds still open then, so it takes the task's ids
+ * rather than the current task's. */
+static __noinline void write_acquisitions(struct task_state *st, __u32 pid, __u32 tgid)
+{
+	for (int i = 0; i < HS_MAX_HELD; i++) {
+		if (!(st->unwritten & (1 << i)))
+			continue;
+		st->unwritten &= ~(1 << i);
+		if (!st->held_mm[i])
+			continue;
+		struct hs_event e = {};
+		e.ts = st->held_ts[i];
+		e.mm = st->held_mm[i];
+		e.arg = st->held_start[i];
+		e.pid = pid;
+		e.tgid = tgid;
+		e.stack_id = -1;
+		e.type = HS_EV_LOCK_ACQUIRED;
+		e.write = st->held_write[i];
+		e.flag = 1 | (e.arg ? 4 : 0);
+		e.cpu = bpf_get_smp_processor_id();
+		count(bpf_ringbuf_output(&events, &e, sizeof(e), 0) ? HS_CNT_RINGBUF_DROPS : HS_CNT_EVENTS);
+	}
+}
+
+static __always_inline void write_pending_acquisitions(struct task_state *st)
+{
+	if (st && st->unwritten) {
+		__u64 id = bpf_get_current_pid_tgid();
+		write_acquisitions(st, (__u32)id, id >> 32);
+	}
+}
+
+/* A record for any event but the lock's own: the analyzer tells from the holds it knows whether it happened under the
+ * lock, so the task's unwritten acquisitions go first. */
 static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
 {
+	write_pending_acquisitions(my_state(false));
 	return reserve_at(bp, type, bpf_ktime_get_ns());
 }
 
@@ -574,12 +614,17 @@ static __always_inline int lock_acquired(void *ctx, __u64 mm, bool write, bool s
 		/* mmap_write_downgrade emits acquire_returned(write=false) while the write hold is ours. */
 		for (int i = 0; i < HS_MAX_HELD; i++) {
 			if (st->held_mm[i] == mm && st->held_write[i] && !write) {
-				st->held_write[i] = 0;
+				slot = i;
 				downgrade = true;
 				break;
 			}
 		}
-		if (!downgrade) {
+		remember_comm(st, tid, id >> 32);
+		if (downgrade) {
+			write_pending_acquisitions(st); /* the write hold it ends must be known first */
+			if (slot >= 0 && slot < HS_MAX_HELD)
+				st->held_write[slot] = 0;
+		} else {
 			for (int i = 0; i < HS_MAX_HELD; i++) {
 				if (st->held_mm[i] == 0) {
 					slot = i;
@@ -589,13 +634,20 @@ static __always_inline int lock_acquired(void *ctx, __u64 mm, bool write, bool s
 			if (slot >= 0 && slot < HS_MAX_HELD) {
 				st->held_mm[slot] = mm;
 				st->held_ts[slot] = now;
+				st->held_start[slot] = start_ts;
 				st->held_write[slot] = write;
 				st->nheld++;
+				/* The acquisition is written with its release, as one hold record, unless a record streamed
+				 * inside the hold needs it earlier (reserve): one record per hold instead of two, and no
+				 * record written when the lock is taken. Acquisition stacks are taken now, so they go now. */
+				if (lock_stacks != 1) {
+					st->unwritten |= 1 << slot;
+					return 0;
+				}
 			} else {
 				count(HS_CNT_HELD_OVERFLOW);
 			}
 		}
-		remember_comm(st, tid, id >> 32);
 	}
 
 	struct batch *b;
@@ -650,12 +702,20 @@ static __always_inline int lock_released(void *ctx, __u64 mm, bool write)
 	if (!in_scope(mm))
 		return 0;
 	struct task_state *st = my_state(false);
-	__u64 held_ns = 0;
+	__u64 held_ns = 0, acquired = 0, start = 0;
+	bool hold_record = false;
 	__u64 now = bpf_ktime_get_ns();
 	if (st) {
 		for (int i = 0; i < HS_MAX_HELD; i++) {
 			if (st->held_mm[i] == mm) {
-				held_ns = now - st->held_ts[i];
+				acquired = st->held_ts[i];
+				held_ns = now - acquired;
+				if (st->unwritten & (1 << i)) {
+					st->unwritten &= ~(1 << i);
+					hold_record = true;
+					start = st->held_start[i];
+					write = st->held_write[i];
+				}
 				st->held_mm[i] = 0;
 				st->held_write[i] = 0;
 				if (st->nheld)
@@ -665,11 +725,16 @@ static __always_inline int lock_released(void *ctx, __u64 mm, bool write)
 		}
 	}
 	struct batch *b;
-	struct hs_event *e = reserve_at(&b, HS_EV_LOCK_RELEASED, now);
+	struct hs_event *e = reserve_at(&b, hold_record ? HS_EV_LOCK_HOLD : HS_EV_LOCK_RELEASED, now);
 	if (!e)
 		return 0;
 	e->mm = mm;
 	e->write = write;
+	if (hold_record) {
+		e->arg = acquired;
+		e->arg2 = start;
+		e->flag = start ? 4 : 0;
+	}
 	if (lock_stacks == 2 && held_ns >= stack_min_hold_ns && among_longest(held_ns))
 		e->stack_id = stack_of(ctx);
 	submit(b, e);
@@ -1142,7 +1207,8 @@ int hs_flush(void *ctx)
 	return 0;
 }
 
-/* Run by user space once tracing is off (an iterator over every task): adds what live tasks' tallies still hold. */
+/* Run by user space once tracing is off (an iterator over every task): adds what live tasks' tallies still hold, and
+ * writes the acquisitions of holds still open, which no release will write. */
 SEC("iter/task")
 int hs_fold_tallies(struct bpf_iter__task *ctx)
 {
@@ -1150,8 +1216,11 @@ int hs_fold_tallies(struct bpf_iter__task *ctx)
 	if (!task)
 		return 0;
 	struct task_state *st = bpf_task_storage_get(&task_states, task, 0, 0);
-	if (st)
-		fold_tally(st);
+	if (!st)
+		return 0;
+	fold_tally(st);
+	if (st->unwritten)
+		write_acquisitions(st, task->pid, task->tgid);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define HS_EVENT_ABI 2             /* 2: acquire events may carry their start (flag 4); 1 is read too */
+#define HS_EVENT_ABI 3 /* 3: hold records (HS_EV_LOCK_HOLD); 2: acquire events may carry their start (flag 4); all read */
 #define HS_MAX_STACK_DEPTH 48
 #define HS_CACHE_NAME_LEN 32
 #define HS_STACK_ID_ALT 0x40000000 /* the id is in the second stack map */
@@ -39,6 +39,9 @@ enum hs_event_type {
 	HS_EV_COMPACT_TRY = 15, /* mm_compaction_try_to_compact_pages (direct compaction): order, arg=gfp */
 	HS_EV_COLLAPSE = 16,    /* mm_collapse_huge_page: mm, arg=status, flag=isolated */
 	HS_EV_SCAN_PMD = 17,    /* mm_khugepaged_scan_pmd: mm, arg=status */
+	HS_EV_LOCK_HOLD = 18,   /* mmap_lock_released of a hold whose acquisition was not written (nothing was streamed
+				 * inside it): mm, write (the hold's mode), arg=acquired ts, arg2=start ts (flag 4), stack
+				 * as HS_EV_LOCK_RELEASED */
 };
 
 struct hs_event {

@@ -225,12 +225,12 @@ void Tracer::stop() {
   flush_batches();
   usleep(2000);
   flush_batches();
-  if (ring_) ring_buffer__consume(ring_.get());
   fold_tallies();
+  if (ring_) ring_buffer__consume(ring_.get());  // with the acquisitions of holds still open, which the iterator wrote
 }
 
 // Runs the task iterator that adds what live tasks' allocation tallies still hold to the counts (bpf: struct
-// task_state). After the gate closed: no program counts any more.
+// task_state) and writes the acquisitions of holds still open. After the gate closed: no program counts any more.
 void Tracer::fold_tallies() {
   std::unique_ptr<bpf_link, int (*)(bpf_link*)> link(bpf_program__attach_iter(skel_->progs.hs_fold_tallies, nullptr),
                                                       bpf_link__destroy);

@@ -43,6 +43,13 @@ inline hs_event acquired_folded(uint64_t start_ts, uint64_t ts, uint32_t tid, ui
   e.arg = start_ts;
   return e;
 }
+// The kernel's form of a hold with nothing streamed inside it: one record at the release (start_ts 0: none seen).
+inline hs_event hold(uint64_t start_ts, uint64_t acquired_ts, uint64_t released_ts, uint32_t tid, uint64_t mm, bool write) {
+  hs_event e = ev(HS_EV_LOCK_HOLD, released_ts, tid, mm, write, start_ts ? 4 : 0);
+  e.arg = acquired_ts;
+  e.arg2 = start_ts;
+  return e;
+}
 inline hs_event downgrade(uint64_t ts, uint32_t tid, uint64_t mm) { return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, false, 1 | 2); }
 inline hs_event released(uint64_t ts, uint32_t tid, uint64_t mm, bool write) {
   return ev(HS_EV_LOCK_RELEASED, ts, tid, mm, write);

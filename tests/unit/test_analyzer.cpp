@@ -232,6 +232,70 @@ TEST_CASE("a wait longer than the reorder window, its start folded into the acqu
   CHECK(r.drops.unmatched == 0);
 }
 
+TEST_CASE("holds written as one record give the same report as their acquire and release events") {
+  auto ctx = context();
+  // As above; the holds with nothing streamed inside them (all but the worker's first) come as hold records, at their
+  // release; the failed attempt stays an acquire event.
+  std::vector<hs_event> separate = {
+      start(us(0), 100, kMmA, true),       acquired(us(2), 100, kMmA, true),
+      start(us(10), 200, kMmA, false),     page_alloc(us(20), 100, 0, kGfpKernel),
+      released(us(500), 100, kMmA, true),  acquired(us(501), 200, kMmA, false),
+      released(us(510), 200, kMmA, false), start(us(600), 200, kMmA, false),
+      acquired(us(601), 200, kMmA, false), released(us(650), 200, kMmA, false),
+      start(us(700), 100, kMmA, true),     acquired(us(705), 100, kMmA, true, false),
+      acquired(us(800), 100, kMmB, false), released(us(900), 100, kMmB, false),  // a trylock: no start
+  };
+  std::vector<hs_event> holds = {
+      acquired_folded(us(0), us(2), 100, kMmA, true),
+      page_alloc(us(20), 100, 0, kGfpKernel),
+      released(us(500), 100, kMmA, true),
+      hold(us(10), us(501), us(510), 200, kMmA, false),
+      hold(us(600), us(601), us(650), 200, kMmA, false),
+      acquired_folded(us(700), us(705), 100, kMmA, true, false),
+      hold(0, us(800), us(900), 100, kMmB, false),
+  };
+  Report a = analyze(ctx, separate), b = analyze(ctx, holds);
+  CHECK(b.waits.write.count == a.waits.write.count);
+  CHECK(b.waits.read.count == 2);
+  CHECK(b.waits.read.total_ns == a.waits.read.total_ns);
+  CHECK(b.waits.read.max_ns == us(491));
+  CHECK(b.holds.write.count == 1);
+  CHECK(b.holds.read.count == 3);
+  CHECK(b.holds.read.total_ns == a.holds.read.total_ns);
+  CHECK(b.holds.read.max_ns == us(100));
+  CHECK(b.trylock_failures_write == 1);
+  CHECK(alloc_count(b, "page", "write") == 1);
+  REQUIRE(b.waits_blocked_by.size() == 1);
+  CHECK(b.waits_blocked_by[0].holder == "worker");
+  CHECK(b.drops.unmatched == a.drops.unmatched);
+  CHECK(b.drops.out_of_order == 0);
+  CHECK(b.holds_open_at_end == 0);
+  CHECK(b.events == holds.size());  // records, as written
+}
+
+TEST_CASE("a hold longer than the reorder window, written as one record, still names itself to a wait behind it") {
+  auto ctx = context();
+  // Worker 100 holds the write lock for 300 ms and says so only at its release; victim 200 waits from 10 ms on; a
+  // third task (300) on another mm keeps time moving past a 50 ms window.
+  std::vector<hs_event> s;
+  for (uint64_t t = 20; t < 300; t += 20) s.push_back(hold(us(t * 1000), us(t * 1000 + 1), us(t * 1000 + 5), 300, kMmB, false));
+  s.push_back(hold(us(0), us(1), us(300000), 100, kMmA, true));
+  s.push_back(hold(us(10000), us(300002), us(300010), 200, kMmA, false));
+  AnalyzerOptions o;
+  o.reorder_window_ns = us(50000);
+  Report r = analyze(ctx, s, o);
+  CHECK(r.holds.write.count == 1);
+  CHECK(r.holds.write.max_ns == us(299999));
+  CHECK(r.waits.read.max_ns == us(290002));
+  auto victim = std::find_if(r.longest_waits.begin(), r.longest_waits.end(), [](const WaitRecord& w) { return w.task.tid == 200; });
+  REQUIRE(victim != r.longest_waits.end());
+  REQUIRE(victim->holders.size() == 1);
+  CHECK(victim->holders[0].tid == 100);
+  CHECK(victim->holders[0].write);
+  CHECK(r.drops.out_of_order == 0);
+  CHECK(r.drops.unmatched == 0);
+}
+
 TEST_CASE("events out of timestamp order across CPUs give the same report as ordered ones") {
   auto ctx = context();
   std::vector<hs_event> s;
