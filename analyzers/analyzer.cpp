@@ -564,9 +564,11 @@ struct Analyzer::Impl {
       a.arg = e.arg2;
       a.arg2 = 0;
       a.stack_id = -1;
+      // It ends in its release or, flag 2, in a downgrade: the read hold that goes on ends in a release record.
       hs_event r = e;
-      r.type = HS_EV_LOCK_RELEASED;
-      r.flag = 0;
+      r.type = (e.flag & 2) ? HS_EV_LOCK_ACQUIRED : HS_EV_LOCK_RELEASED;
+      r.write = (e.flag & 2) ? 0 : e.write;
+      r.flag = (e.flag & 2) ? 1 | 2 : 0;
       r.arg = r.arg2 = 0;
       queue(a);
       queue(r);

@@ -457,49 +457,6 @@ static __always_inline struct hs_event *reserve_at(struct batch **bp, __u16 type
 	return e;
 }
 
-/* Writes the acquire records of the task's holds whose acquisition is not written yet (see lock_acquired), straight
- * to the ring: the analyzer must know a hold before any record streamed inside it, and before a downgrade. Rare: most
- * holds stream nothing. Also run by the end-of-trace iterator for holds still open then, so it takes the task's ids
- * rather than the current task's. */
-static __noinline void write_acquisitions(struct task_state *st, __u32 pid, __u32 tgid)
-{
-	for (int i = 0; i < HS_MAX_HELD; i++) {
-		if (!(st->unwritten & (1 << i)))
-			continue;
-		st->unwritten &= ~(1 << i);
-		if (!st->held_mm[i])
-			continue;
-		struct hs_event e = {};
-		e.ts = st->held_ts[i];
-		e.mm = st->held_mm[i];
-		e.arg = st->held_start[i];
-		e.pid = pid;
-		e.tgid = tgid;
-		e.stack_id = -1;
-		e.type = HS_EV_LOCK_ACQUIRED;
-		e.write = st->held_write[i];
-		e.flag = 1 | (e.arg ? 4 : 0);
-		e.cpu = bpf_get_smp_processor_id();
-		count(bpf_ringbuf_output(&events, &e, sizeof(e), 0) ? HS_CNT_RINGBUF_DROPS : HS_CNT_EVENTS);
-	}
-}
-
-static __always_inline void write_pending_acquisitions(struct task_state *st)
-{
-	if (st && st->unwritten) {
-		__u64 id = bpf_get_current_pid_tgid();
-		write_acquisitions(st, (__u32)id, id >> 32);
-	}
-}
-
-/* A record for any event but the lock's own: the analyzer tells from the holds it knows whether it happened under the
- * lock, so the task's unwritten acquisitions go first. */
-static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
-{
-	write_pending_acquisitions(my_state(false));
-	return reserve_at(bp, type, bpf_ktime_get_ns());
-}
-
 static __always_inline void submit(struct batch *b, struct hs_event *e)
 {
 	if (!b) {
@@ -509,9 +466,52 @@ static __always_inline void submit(struct batch *b, struct hs_event *e)
 		return;
 	}
 	b->n++;
-	if (b->n >= HS_BATCH || e->ts - b->first_ts >= HS_BATCH_MAX_AGE_NS)
+	/* signed: a record may carry an earlier time than the batch's first (an acquisition written late) */
+	if (b->n >= HS_BATCH || (__s64)(e->ts - b->first_ts) >= (__s64)HS_BATCH_MAX_AGE_NS)
 		flush(b);
 	b->busy = 0;
+}
+
+static __always_inline void fill_acquisition(struct hs_event *e, const struct task_state *st, int i)
+{
+	e->ts = st->held_ts[i];
+	e->mm = st->held_mm[i];
+	e->arg = st->held_start[i];
+	e->write = st->held_write[i];
+	e->flag = 1 | (e->arg ? 4 : 0);
+}
+
+/* Writes the acquire records of the current task's holds whose acquisition is not written yet (see lock_acquired):
+ * the analyzer must know a hold before any record streamed inside it. Rare: most holds stream nothing. */
+static __noinline void write_acquisitions(struct task_state *st)
+{
+	for (int i = 0; i < HS_MAX_HELD; i++) {
+		if (!(st->unwritten & (1 << i)))
+			continue;
+		st->unwritten &= ~(1 << i);
+		if (!st->held_mm[i])
+			continue;
+		struct batch *b;
+		struct hs_event *e = reserve_at(&b, HS_EV_LOCK_ACQUIRED, bpf_ktime_get_ns());
+		if (!e)
+			continue;
+		fill_acquisition(e, st, i);
+		submit(b, e);
+	}
+}
+
+static __always_inline void write_pending_acquisitions(struct task_state *st)
+{
+	if (st && st->unwritten)
+		write_acquisitions(st);
+}
+
+/* A record for any event but the lock's own: the analyzer tells from the holds it knows whether it happened under the
+ * lock, so the task's unwritten acquisitions go first. */
+static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
+{
+	write_pending_acquisitions(my_state(false));
+	return reserve_at(bp, type, bpf_ktime_get_ns());
 }
 
 static __always_inline __s32 stack_of(void *ctx)
@@ -620,11 +620,25 @@ static __always_inline int lock_acquired(void *ctx, __u64 mm, bool write, bool s
 			}
 		}
 		remember_comm(st, tid, id >> 32);
-		if (downgrade) {
-			write_pending_acquisitions(st); /* the write hold it ends must be known first */
-			if (slot >= 0 && slot < HS_MAX_HELD)
-				st->held_write[slot] = 0;
-		} else {
+		if (downgrade && slot >= 0 && slot < HS_MAX_HELD) {
+			st->held_write[slot] = 0;
+			if (st->unwritten & (1 << slot)) {
+				/* The write part and the downgrade in one record: a hold record that ends in a downgrade
+				 * (flag 2). The analyzer then knows the read part, whose release is a release record. */
+				st->unwritten &= ~(1 << slot);
+				struct batch *b;
+				struct hs_event *e = reserve_at(&b, HS_EV_LOCK_HOLD, now);
+				if (!e)
+					return 0;
+				e->mm = mm;
+				e->write = 1;
+				e->arg = st->held_ts[slot];
+				e->arg2 = st->held_start[slot];
+				e->flag = 2 | (e->arg2 ? 4 : 0);
+				submit(b, e);
+				return 0;
+			}
+		} else if (!downgrade) {
 			for (int i = 0; i < HS_MAX_HELD; i++) {
 				if (st->held_mm[i] == 0) {
 					slot = i;
@@ -1219,8 +1233,20 @@ int hs_fold_tallies(struct bpf_iter__task *ctx)
 	if (!st)
 		return 0;
 	fold_tally(st);
-	if (st->unwritten)
-		write_acquisitions(st, task->pid, task->tgid);
+	for (int i = 0; i < HS_MAX_HELD; i++) {
+		if (!(st->unwritten & (1 << i)) || !st->held_mm[i])
+			continue;
+		st->unwritten &= ~(1 << i);
+		struct hs_event e = {};
+		fill_acquisition(&e, st, i);
+		e.pid = task->pid;
+		e.tgid = task->tgid;
+		e.stack_id = -1;
+		e.type = HS_EV_LOCK_ACQUIRED;
+		e.cpu = bpf_get_smp_processor_id();
+		/* user space consumes the ring once the iterator is done: no wakeup */
+		count(bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_NO_WAKEUP) ? HS_CNT_RINGBUF_DROPS : HS_CNT_EVENTS);
+	}
 	return 0;
 }
 

@@ -39,9 +39,9 @@ enum hs_event_type {
 	HS_EV_COMPACT_TRY = 15, /* mm_compaction_try_to_compact_pages (direct compaction): order, arg=gfp */
 	HS_EV_COLLAPSE = 16,    /* mm_collapse_huge_page: mm, arg=status, flag=isolated */
 	HS_EV_SCAN_PMD = 17,    /* mm_khugepaged_scan_pmd: mm, arg=status */
-	HS_EV_LOCK_HOLD = 18,   /* mmap_lock_released of a hold whose acquisition was not written (nothing was streamed
-				 * inside it): mm, write (the hold's mode), arg=acquired ts, arg2=start ts (flag 4), stack
-				 * as HS_EV_LOCK_RELEASED */
+	HS_EV_LOCK_HOLD = 18,   /* mmap_lock_released, or flag 2 a downgrade, of a hold whose acquisition was not written
+				 * (nothing was streamed inside it): mm, write (the hold's mode), arg=acquired ts, arg2=start ts
+				 * (flag 4), stack as HS_EV_LOCK_RELEASED */
 };
 
 struct hs_event {

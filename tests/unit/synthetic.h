@@ -50,6 +50,12 @@ inline hs_event hold(uint64_t start_ts, uint64_t acquired_ts, uint64_t released_
   e.arg2 = start_ts;
   return e;
 }
+// The write part of a hold that ends in a downgrade, as one record; the read part's release follows as its own.
+inline hs_event downgraded_hold(uint64_t start_ts, uint64_t acquired_ts, uint64_t downgrade_ts, uint32_t tid, uint64_t mm) {
+  hs_event e = hold(start_ts, acquired_ts, downgrade_ts, tid, mm, true);
+  e.flag |= 2;
+  return e;
+}
 inline hs_event downgrade(uint64_t ts, uint32_t tid, uint64_t mm) { return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, false, 1 | 2); }
 inline hs_event released(uint64_t ts, uint32_t tid, uint64_t mm, bool write) {
   return ev(HS_EV_LOCK_RELEASED, ts, tid, mm, write);

@@ -235,7 +235,7 @@ TEST_CASE("a wait longer than the reorder window, its start folded into the acqu
 TEST_CASE("holds written as one record give the same report as their acquire and release events") {
   auto ctx = context();
   // As above; the holds with nothing streamed inside them (all but the worker's first) come as hold records, at their
-  // release; the failed attempt stays an acquire event.
+  // release, or at the downgrade that ends their write part; the failed attempt stays an acquire event.
   std::vector<hs_event> separate = {
       start(us(0), 100, kMmA, true),       acquired(us(2), 100, kMmA, true),
       start(us(10), 200, kMmA, false),     page_alloc(us(20), 100, 0, kGfpKernel),
@@ -244,6 +244,8 @@ TEST_CASE("holds written as one record give the same report as their acquire and
       acquired(us(601), 200, kMmA, false), released(us(650), 200, kMmA, false),
       start(us(700), 100, kMmA, true),     acquired(us(705), 100, kMmA, true, false),
       acquired(us(800), 100, kMmB, false), released(us(900), 100, kMmB, false),  // a trylock: no start
+      start(us(1000), 200, kMmB, true),    acquired(us(1001), 200, kMmB, true),
+      downgrade(us(1100), 200, kMmB),      released(us(1300), 200, kMmB, false),
   };
   std::vector<hs_event> holds = {
       acquired_folded(us(0), us(2), 100, kMmA, true),
@@ -253,16 +255,20 @@ TEST_CASE("holds written as one record give the same report as their acquire and
       hold(us(600), us(601), us(650), 200, kMmA, false),
       acquired_folded(us(700), us(705), 100, kMmA, true, false),
       hold(0, us(800), us(900), 100, kMmB, false),
+      downgraded_hold(us(1000), us(1001), us(1100), 200, kMmB), released(us(1300), 200, kMmB, false),
   };
   Report a = analyze(ctx, separate), b = analyze(ctx, holds);
   CHECK(b.waits.write.count == a.waits.write.count);
   CHECK(b.waits.read.count == 2);
   CHECK(b.waits.read.total_ns == a.waits.read.total_ns);
   CHECK(b.waits.read.max_ns == us(491));
-  CHECK(b.holds.write.count == 1);
-  CHECK(b.holds.read.count == 3);
+  CHECK(b.waits.write.total_ns == a.waits.write.total_ns);
+  CHECK(b.holds.write.count == 2);
+  CHECK(b.holds.write.total_ns == a.holds.write.total_ns);
+  CHECK(b.holds.read.count == 4);
   CHECK(b.holds.read.total_ns == a.holds.read.total_ns);
-  CHECK(b.holds.read.max_ns == us(100));
+  CHECK(b.holds.read.max_ns == us(200));
+  CHECK(b.downgrades == 1);
   CHECK(b.trylock_failures_write == 1);
   CHECK(alloc_count(b, "page", "write") == 1);
   REQUIRE(b.waits_blocked_by.size() == 1);
