@@ -611,34 +611,39 @@ static __always_inline int lock_acquired(void *ctx, __u64 mm, bool write, bool s
 	}
 	if (success && st) {
 		int slot = -1;
+		bool downgrade_record = false;
+		__u64 acquired = 0, start = 0;
 		/* mmap_write_downgrade emits acquire_returned(write=false) while the write hold is ours. */
 		for (int i = 0; i < HS_MAX_HELD; i++) {
 			if (st->held_mm[i] == mm && st->held_write[i] && !write) {
-				slot = i;
+				st->held_write[i] = 0;
 				downgrade = true;
+				if (st->unwritten & (1 << i)) {
+					st->unwritten &= ~(1 << i);
+					downgrade_record = true;
+					acquired = st->held_ts[i];
+					start = st->held_start[i];
+				}
 				break;
 			}
 		}
 		remember_comm(st, tid, id >> 32);
-		if (downgrade && slot >= 0 && slot < HS_MAX_HELD) {
-			st->held_write[slot] = 0;
-			if (st->unwritten & (1 << slot)) {
-				/* The write part and the downgrade in one record: a hold record that ends in a downgrade
-				 * (flag 2). The analyzer then knows the read part, whose release is a release record. */
-				st->unwritten &= ~(1 << slot);
-				struct batch *b;
-				struct hs_event *e = reserve_at(&b, HS_EV_LOCK_HOLD, now);
-				if (!e)
-					return 0;
-				e->mm = mm;
-				e->write = 1;
-				e->arg = st->held_ts[slot];
-				e->arg2 = st->held_start[slot];
-				e->flag = 2 | (e->arg2 ? 4 : 0);
-				submit(b, e);
+		if (downgrade_record) {
+			/* The write part and the downgrade in one record: a hold record that ends in a downgrade (flag 2).
+			 * The analyzer then knows the read part, whose release is a release record. */
+			struct batch *b;
+			struct hs_event *e = reserve_at(&b, HS_EV_LOCK_HOLD, now);
+			if (!e)
 				return 0;
-			}
-		} else if (!downgrade) {
+			e->mm = mm;
+			e->write = 1;
+			e->arg = acquired;
+			e->arg2 = start;
+			e->flag = 2 | (start ? 4 : 0);
+			submit(b, e);
+			return 0;
+		}
+		if (!downgrade) {
 			for (int i = 0; i < HS_MAX_HELD; i++) {
 				if (st->held_mm[i] == 0) {
 					slot = i;

@@ -27,14 +27,19 @@ std::deque<std::string> g_libbpf_log;
 bool g_verbose = false;
 
 int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args) {
-  char buf[1024];
   va_list copy;
   va_copy(copy, args);
-  vsnprintf(buf, sizeof buf, fmt, args);
-  if (g_verbose) vfprintf(stderr, fmt, copy);  // whole: a verifier log is one long message
+  int n = vsnprintf(nullptr, 0, fmt, copy);
   va_end(copy);
+  std::string msg(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) vsnprintf(msg.data(), msg.size() + 1, fmt, args);
+  if (g_verbose) fputs(msg.c_str(), stderr);  // whole: a verifier log is one long message
   if (level != LIBBPF_DEBUG) {
-    g_libbpf_log.emplace_back(buf);
+    // A verifier log says why at its end: of a long message, keep the head (which program) and the tail.
+    constexpr size_t kHead = 300, kTail = 1200;
+    if (msg.size() > kHead + kTail + 32)
+      msg = msg.substr(0, kHead) + " [...] " + msg.substr(msg.size() - kTail);
+    g_libbpf_log.push_back(std::move(msg));
     if (g_libbpf_log.size() > 8) g_libbpf_log.pop_front();
   }
   return 0;
