@@ -171,11 +171,10 @@ TEST_CASE("a wait names the task that held the lock meanwhile") {
   CHECK(r.waits_blocked_by[0].total_ns == us(491));
 }
 
-TEST_CASE("a start folded into its acquire event gives the same report as a separate start") {
-  auto ctx = context();
-  // Worker 100 takes the write lock uncontended (folded); victim 200 starts waiting while it holds (streamed at once,
-  // the lock looked taken); later 200 takes the lock again uncontended, and a killable attempt of 100 fails.
-  std::vector<hs_event> separate = {
+// Worker 100 takes the write lock with an allocation inside; victim 200 waits behind it, and later takes the lock
+// again uncontended; a killable attempt of 100 fails. Every event on its own, as the kernel once wrote them.
+static std::vector<hs_event> worker_and_victim() {
+  return {
       start(us(0), 100, kMmA, true),       acquired(us(2), 100, kMmA, true),
       start(us(10), 200, kMmA, false),     page_alloc(us(20), 100, 0, kGfpKernel),
       released(us(500), 100, kMmA, true),  acquired(us(501), 200, kMmA, false),
@@ -183,6 +182,13 @@ TEST_CASE("a start folded into its acquire event gives the same report as a sepa
       acquired(us(601), 200, kMmA, false), released(us(650), 200, kMmA, false),
       start(us(700), 100, kMmA, true),     acquired(us(705), 100, kMmA, true, false),
   };
+}
+
+TEST_CASE("a start folded into its acquire event gives the same report as a separate start") {
+  auto ctx = context();
+  // The worker's first and the victim's second acquisitions are uncontended (folded); the victim's first wait is
+  // streamed at once (the lock looked taken).
+  std::vector<hs_event> separate = worker_and_victim();
   std::vector<hs_event> folded = {
       acquired_folded(us(0), us(2), 100, kMmA, true),
       start(us(10), 200, kMmA, false),     page_alloc(us(20), 100, 0, kGfpKernel),
@@ -207,6 +213,19 @@ TEST_CASE("a start folded into its acquire event gives the same report as a sepa
   CHECK(b.events == folded.size());
 }
 
+// For the two tests of a wait longer than the reorder window: victim 200 waited 290 ms and named worker 100's write
+// hold, and nothing was lost or late.
+static void victim_waited_290ms_behind_worker(const Report& r) {
+  CHECK(r.waits.read.max_ns == us(290002));
+  auto victim = std::find_if(r.longest_waits.begin(), r.longest_waits.end(), [](const WaitRecord& w) { return w.task.tid == 200; });
+  REQUIRE(victim != r.longest_waits.end());
+  REQUIRE(victim->holders.size() == 1);
+  CHECK(victim->holders[0].tid == 100);
+  CHECK(victim->holders[0].write);
+  CHECK(r.drops.out_of_order == 0);
+  CHECK(r.drops.unmatched == 0);
+}
+
 TEST_CASE("a wait longer than the reorder window, its start folded into the acquire, still names who held the lock") {
   auto ctx = context();
   // Worker 100 holds the write lock for 300 ms; victim 200 waits from 10 ms on; a third task (300) on another mm keeps
@@ -222,31 +241,19 @@ TEST_CASE("a wait longer than the reorder window, its start folded into the acqu
   AnalyzerOptions o;
   o.reorder_window_ns = us(50000);
   Report r = analyze(ctx, s, o);
-  CHECK(r.waits.read.max_ns == us(290002));
-  auto victim = std::find_if(r.longest_waits.begin(), r.longest_waits.end(), [](const WaitRecord& w) { return w.task.tid == 200; });
-  REQUIRE(victim != r.longest_waits.end());
-  REQUIRE(victim->holders.size() == 1);
-  CHECK(victim->holders[0].tid == 100);
-  CHECK(victim->holders[0].write);
-  CHECK(r.drops.out_of_order == 0);
-  CHECK(r.drops.unmatched == 0);
+  victim_waited_290ms_behind_worker(r);
 }
 
 TEST_CASE("holds written as one record give the same report as their acquire and release events") {
   auto ctx = context();
   // As above; the holds with nothing streamed inside them (all but the worker's first) come as hold records, at their
   // release, or at the downgrade that ends their write part; the failed attempt stays an acquire event.
-  std::vector<hs_event> separate = {
-      start(us(0), 100, kMmA, true),       acquired(us(2), 100, kMmA, true),
-      start(us(10), 200, kMmA, false),     page_alloc(us(20), 100, 0, kGfpKernel),
-      released(us(500), 100, kMmA, true),  acquired(us(501), 200, kMmA, false),
-      released(us(510), 200, kMmA, false), start(us(600), 200, kMmA, false),
-      acquired(us(601), 200, kMmA, false), released(us(650), 200, kMmA, false),
-      start(us(700), 100, kMmA, true),     acquired(us(705), 100, kMmA, true, false),
+  std::vector<hs_event> separate = worker_and_victim();
+  separate.insert(separate.end(), {
       acquired(us(800), 100, kMmB, false), released(us(900), 100, kMmB, false),  // a trylock: no start
       start(us(1000), 200, kMmB, true),    acquired(us(1001), 200, kMmB, true),
       downgrade(us(1100), 200, kMmB),      released(us(1300), 200, kMmB, false),
-  };
+  });
   std::vector<hs_event> holds = {
       acquired_folded(us(0), us(2), 100, kMmA, true),
       page_alloc(us(20), 100, 0, kGfpKernel),
@@ -292,14 +299,7 @@ TEST_CASE("a hold longer than the reorder window, written as one record, still n
   Report r = analyze(ctx, s, o);
   CHECK(r.holds.write.count == 1);
   CHECK(r.holds.write.max_ns == us(299999));
-  CHECK(r.waits.read.max_ns == us(290002));
-  auto victim = std::find_if(r.longest_waits.begin(), r.longest_waits.end(), [](const WaitRecord& w) { return w.task.tid == 200; });
-  REQUIRE(victim != r.longest_waits.end());
-  REQUIRE(victim->holders.size() == 1);
-  CHECK(victim->holders[0].tid == 100);
-  CHECK(victim->holders[0].write);
-  CHECK(r.drops.out_of_order == 0);
-  CHECK(r.drops.unmatched == 0);
+  victim_waited_290ms_behind_worker(r);
 }
 
 TEST_CASE("events out of timestamp order across CPUs give the same report as ordered ones") {
