@@ -506,12 +506,18 @@ static __always_inline void write_pending_acquisitions(struct task_state *st)
 		write_acquisitions(st);
 }
 
-/* A record for any event but the lock's own: the analyzer tells from the holds it knows whether it happened under the
- * lock, so the task's unwritten acquisitions go first. */
+/* A record for any event but the lock's own, by the task whose state is st: the analyzer tells from the holds it knows
+ * whether it happened under the lock, so the task's unwritten acquisitions go first. */
+static __always_inline struct hs_event *reserve_for(struct task_state *st, struct batch **bp, __u16 type)
+{
+	write_pending_acquisitions(st);
+	return reserve_at(bp, type, bpf_ktime_get_ns());
+}
+
+/* The same, for a program that has not looked the task's state up. */
 static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
 {
-	write_pending_acquisitions(my_state(false));
-	return reserve_at(bp, type, bpf_ktime_get_ns());
+	return reserve_for(my_state(false), bp, type);
 }
 
 static __always_inline __s32 stack_of(void *ctx)
@@ -582,7 +588,7 @@ static __always_inline int lock_start(void *ctx, __u64 mm, bool write)
 		return 0;
 	}
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_LOCK_START);
+	struct hs_event *e = reserve_for(st, &b, HS_EV_LOCK_START);
 	if (!e)
 		return 0;
 	e->mm = mm;
@@ -843,7 +849,7 @@ int hs_page_alloc(struct bpf_raw_tracepoint_args *ctx)
 	struct path_key k = {entry_key(), (gfp << 16) | (order << 8) | mode | (1ull << 7)};
 	__s32 sid = cached_stack(ctx, &k);
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_PAGE_ALLOC);
+	struct hs_event *e = reserve_for(st, &b, HS_EV_PAGE_ALLOC);
 	if (!e)
 		return 0;
 	e->order = order;
@@ -921,7 +927,7 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	struct path_key k = {call_site, mode};
 	__s32 sid = cached_stack(ctx, &k);
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_SLAB_ALLOC);
+	struct hs_event *e = reserve_for(st, &b, HS_EV_SLAB_ALLOC);
 	if (!e)
 		return 0;
 	e->arg = gfp;
@@ -958,7 +964,7 @@ int hs_kmalloc(struct bpf_raw_tracepoint_args *ctx)
 	struct path_key k = {call_site, mode};
 	__s32 sid = cached_stack(ctx, &k);
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_KMALLOC);
+	struct hs_event *e = reserve_for(st, &b, HS_EV_KMALLOC);
 	if (!e)
 		return 0;
 	e->arg = gfp;
@@ -1166,7 +1172,7 @@ static __always_inline int fn_entry(__u64 *ctx, int slot)
 		st->inside++;
 	__u8 mode = lock_mode(st);
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_FN_ENTRY);
+	struct hs_event *e = reserve_for(st, &b, HS_EV_FN_ENTRY);
 	if (!e)
 		return 0;
 	e->arg = slot;
@@ -1189,7 +1195,7 @@ static __always_inline int fn_exit(__u64 *ctx, int slot)
 	__u64 ret = 0;
 	bpf_get_func_ret(ctx, &ret);
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_FN_EXIT);
+	struct hs_event *e = reserve_for(st, &b, HS_EV_FN_EXIT);
 	if (!e)
 		return 0;
 	e->arg = slot;
@@ -1312,7 +1318,7 @@ int hs_exit(void *ctx)
 	if (!hs_enabled)
 		return 0;
 	struct batch *b;
-	struct hs_event *e = reserve(&b, HS_EV_TASK_EXIT);
+	struct hs_event *e = reserve_for(st, &b, HS_EV_TASK_EXIT);
 	if (e)
 		submit(b, e);
 	return 0;
