@@ -247,18 +247,6 @@ static __always_inline struct task_state *active_state(void)
 	return NULL;
 }
 
-/* A release that leaves the task idle says so at once: the allocations that follow a hold (most of them, here) would
- * otherwise each look the state up until one of them remembered it. */
-static __always_inline void maybe_idle(const struct task_state *st)
-{
-	if (active(st))
-		return;
-	__u32 zero = 0;
-	struct idle_task *c = bpf_map_lookup_elem(&idle_tasks, &zero);
-	if (c)
-		remember_idle(c, bpf_get_current_task_btf());
-}
-
 /* After the state says active, not before: an interrupt's allocator program in between would otherwise find the
  * state idle and remember it so. */
 static __always_inline void became_active(void)
@@ -811,7 +799,6 @@ static __always_inline int lock_released(void *ctx, __u64 mm, bool write)
 				st->held_write[i] = 0;
 				if (st->nheld)
 					st->nheld--;
-				maybe_idle(st);
 				break;
 			}
 		}
