@@ -48,7 +48,7 @@ const std::vector<ScenarioDef>& scenarios() {
   static const std::vector<ScenarioDef> defs = {
       {"migrate-prep", "000: mm: move migrate_prep out from under mmap_sem",
        "no LRU drain (lru_add_drain_all / lru_cache_disable) is issued while the caller holds mmap_lock",
-       "migrate-prep", {"--rounds", "40"}, {"--rounds", "20"}, 1, verdict_migrate_prep},
+       "migrate-prep", {"--rounds", "40", "--lockstep"}, {"--rounds", "20", "--lockstep"}, 1, verdict_migrate_prep},
       {"khugepaged-collapse", "001: khugepaged: allocate the huge page before taking mmap_sem for write",
        "the huge page of a collapse (khugepaged or MADV_COLLAPSE) is not allocated while mmap_lock is held for write",
        "khugepaged-collapse", {"--regions", "16", "--timeout", "60"}, {"--regions", "4", "--timeout", "60"}, 1,

@@ -43,6 +43,7 @@ static inline uint64_t wl_now_ns(void)
 struct wl_stalls {
 	uint64_t *ns;
 	size_t n;
+	atomic_ulong rounds; /* rounds done, read by other threads (wl_wait_rounds) */
 };
 
 static inline void wl_stall_add(struct wl_stalls *s, uint64_t ns)
@@ -51,6 +52,15 @@ static inline void wl_stall_add(struct wl_stalls *s, uint64_t ns)
 		s->ns = calloc(WL_MAX_SAMPLES, sizeof(uint64_t));
 	if (s->ns && s->n < WL_MAX_SAMPLES)
 		s->ns[s->n++] = ns;
+	atomic_fetch_add(&s->rounds, 1);
+}
+
+/* Waits until a loop has done n rounds (or the run is stopped): the threads that must see the work are running
+ * before it starts, however slowly they were scheduled. */
+static inline void wl_wait_rounds(struct wl_stalls *s, unsigned long n)
+{
+	while (atomic_load(&s->rounds) < n && !atomic_load(&wl_stop))
+		usleep(100);
 }
 
 static inline int wl_cmp_u64(const void *a, const void *b)
@@ -80,7 +90,7 @@ struct wl_victims {
 	pthread_mutex_t lock;
 	unsigned pause_us;
 };
-#define WL_VICTIMS_INIT(pause) {{NULL, 0}, PTHREAD_MUTEX_INITIALIZER, (pause)}
+#define WL_VICTIMS_INIT(pause) {{NULL, 0, 0}, PTHREAD_MUTEX_INITIALIZER, (pause)}
 
 static inline void *wl_victim_loop(void *arg)
 {

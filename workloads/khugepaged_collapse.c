@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, wl_victim_loop, &victims);
-	usleep(20000);
+	wl_wait_rounds(&victims.stalls, 2);
 
 	long madv_ok = 0, madv_failed = 0;
 	char *madv_buf = buf, *khp_buf = buf + (madv ? (regions + 1) * HPAGE : 0);

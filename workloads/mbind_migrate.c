@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 	memset(buf, 1, len); /* every page on node 0 */
 	pthread_t t;
 	pthread_create(&t, NULL, wl_victim_loop, &victims);
-	usleep(20000);
+	wl_wait_rounds(&victims.stalls, 1);
 	int moved = 0;
 	for (int i = 0; i < rounds && !atomic_load(&wl_stop); i++) {
 		if (syscall(SYS_mbind, buf, len, MPOL_BIND, &node1, 8 * sizeof node1, MPOL_MF_MOVE) == 0)

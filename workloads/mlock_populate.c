@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		pthread_create(&f[i], NULL, wl_victim_loop, &victims);
 	prctl(PR_SET_NAME, "mlocker"); /* after the threads are created: they would inherit the name */
-	usleep(20000);
+	wl_wait_rounds(&reader, 1);
+	wl_wait_rounds(&victims.stalls, 2);
 
 	uint64_t mlock_max = 0, mlock_total = 0;
 	int done = 0, failed = 0;

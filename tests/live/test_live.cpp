@@ -22,6 +22,8 @@
 #include <set>
 #include <thread>
 
+#include "background.h"
+
 using nlohmann::json;
 
 namespace {
@@ -102,6 +104,7 @@ const std::string kMigratePrep = MIGRATE_PREP_BIN;
 const std::string kFork = KA_FORK_BIN;
 const std::string kPopulateCpus = KA_POPULATE_CPUS_BIN;
 const std::string kKhugepaged = KHUGEPAGED_COLLAPSE_BIN;
+const std::string kHoldOpen = KA_HOLD_OPEN_BIN;
 
 json record_json(const std::string& cmd_and_args, const std::string& tag, const std::string& opts = "") {
   std::string j = tmp(tag + ".json"), r = tmp(tag + ".hsr");
@@ -232,17 +235,13 @@ TEST_CASE("known answer: the allocations of a process still alive when the trace
 TEST_CASE("a wait behind mprotect's write hold names the holder, and the hold's stack is mprotect's") {
   REQUIRE_LIVE();
   // --top 50: in a slow emulated guest other holds and waits can crowd a top-10 list.
-  // Over all waits, not a top-N list: ka-waiter's mmap()s waited behind ka-holder's write holds. In an emulated guest
-  // the two threads' timing varies, and about one run in seven there showed the waiter blocked only outside the
-  // mprotect()s: the workload runs a second time then, and one of the two runs must show the wait.
-  json j;
+  // Over all waits, not a top-N list: ka-waiter's mmap()s wait behind ka-holder's write holds. Each flip walks 32768
+  // 4K PTEs under the write lock while ka-waiter, on the other CPU, asks for the lock without pause: 20 such holds.
+  json j = record_json(kContend + " 128 20", "contend", "--top 50");
   bool waited_behind_holder = false;
-  for (int attempt = 0; attempt < 2 && !waited_behind_holder; attempt++) {
-    j = record_json(kContend + " 128 20", "contend", "--top 50");
-    for (const auto& b : j["waits_blocked_by"])
-      if (b["waiter"] == "ka-waiter" && b["holder"] == "ka-holder" && b["holder_mode"] == "write" && b["count"] >= 1)
-        waited_behind_holder = true;
-  }
+  for (const auto& b : j["waits_blocked_by"])
+    if (b["waiter"] == "ka-waiter" && b["holder"] == "ka-holder" && b["holder_mode"] == "write" && b["count"] >= 1)
+      waited_behind_holder = true;
   INFO(j["waits_blocked_by"].dump(1));
   CHECK(waited_behind_holder);
   bool mprotect_hold = false;
@@ -258,13 +257,24 @@ TEST_CASE("a wait behind mprotect's write hold names the holder, and the hold's 
 
 TEST_CASE("a hold still open when the trace ends is reported open, though its acquisition was never written") {
   REQUIRE_LIVE();
-  // ka-holder's mprotect()s of 256 MiB follow each other with no gap, so it holds the write lock when the trace ends
-  // (the child is stopped only after). Such a hold writes nothing while it lasts (its allocations, if any, are counted
-  // in the kernel): the acquisition must come from the end-of-trace task iterator, or the hold is lost. 2 s, not less:
-  // in an emulated (TCG) guest, populating and filling the 256 MiB took long enough that a 0.5 s trace once ended
-  // before the flips began, with no hold open (memset() between the populate and the flips takes no lock).
-  json j = record_json(kContend + " 256 100000000", "open-hold", "--duration 2");
+  // Three processes flip the protection of their own 64 MiB of 4K pages without pause, each mprotect() a write hold
+  // that writes nothing while it lasts (its allocations, if any, are counted in the kernel): the acquisition of a hold
+  // open at the end must come from the end-of-trace task iterator, or the hold is lost. The trace is ended (Ctrl-C)
+  // only once the fixture says every process has flipped once, so the flips are under way; a hold is then open unless
+  // all three processes are between two flips at the same instant.
+  std::string rec = tmp("open-hold.hsr"), js = tmp("open-hold.json"), ready = tmp("open-hold.ready");
+  unlink(ready.c_str());
+  live::Background hs({kHoldscope, "record", "-q", "-o", rec, "--json", js, "--", kHoldOpen, "64", "3", ready},
+                      tmp("open-hold.out"), tmp("open-hold.err"));
+  bool flipping = hs.wait_until([&] { return live::file_exists(ready); });
+  INFO(hs.err());
+  REQUIRE(flipping);
+  REQUIRE(hs.stop(SIGINT) == 0);
+  json j = json::parse(slurp(js));
+  for (const auto& p : {rec, js, ready}) unlink(p.c_str());
+  INFO(j["holds"].dump());
   CHECK(j["holds_open_at_end"].get<uint64_t>() >= 1);
+  CHECK(j["holds"]["write"]["count"].get<uint64_t>() >= 3);  // each process's first flip, closed before the end
   CHECK(j["drops"]["out_of_order"] == 0);
   require_no_drops(j);
 }
@@ -272,10 +282,12 @@ TEST_CASE("a hold still open when the trace ends is reported open, though its ac
 TEST_CASE("the main job traces the whole system and prints every report section") {
   REQUIRE_LIVE();
   std::string j = tmp("live.json");
-  // A load that certainly takes mmap_lock while the system is traced.
-  // The load repeats for as long as holdscope runs, so part of it falls inside the trace however slow the start.
-  Run r = run(kHoldscope + " --duration 2 --json " + j + " & hp=$!; while kill -0 $hp 2>/dev/null; do " + kVmas +
-              " 500; done; wait $hp");
+  // The load runs once the probes are attached (holdscope says so), and the run is ended (Ctrl-C) once the load is
+  // done: the whole load falls inside the trace however slow the start. --duration only bounds a hung run.
+  live::Background hs({kHoldscope, "--duration", "900", "--json", j}, tmp("main.out"), tmp("main.err"));
+  REQUIRE(hs.wait_until([&] { return hs.err().find("tracing the whole system") != std::string::npos; }));
+  REQUIRE(run(kVmas + " 500").status == 0);
+  Run r{hs.stop(SIGINT), hs.out(), hs.err()};
   INFO(r.err);
   REQUIRE(r.status == 0);
   for (const char* section : {"mmap_lock holds", "mmap_lock waits", "holds per process", "longest holds",
@@ -296,37 +308,25 @@ TEST_CASE("the main job traces the whole system and prints every report section"
 
 TEST_CASE("record then report gives the same report as record --json, and Ctrl-C ends a run cleanly") {
   REQUIRE_LIVE();
-  std::string rec = tmp("sigint.hsr"), j1 = tmp("sigint1.json"), j2 = tmp("sigint2.json"), log = tmp("sigint.log");
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    FILE* f = freopen(log.c_str(), "w", stderr);
-    (void)f;
-    execl(kHoldscope.c_str(), "holdscope", "record", "-o", rec.c_str(), "--json", j1.c_str(), "--duration", "120",
-          nullptr);
-    _exit(127);
-  }
-  // Wait until the probes are attached (slow in an emulated guest), then load the system and interrupt.
-  for (int i = 0; i < 600 && slurp(log).find("tracing the whole system") == std::string::npos; i++)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  REQUIRE(slurp(log).find("tracing the whole system") != std::string::npos);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  std::string rec = tmp("sigint.hsr"), j1 = tmp("sigint1.json"), j2 = tmp("sigint2.json");
+  const uint64_t duration_s = 900;
+  live::Background hs({kHoldscope, "record", "-o", rec, "--json", j1, "--duration", std::to_string(duration_s)},
+                      tmp("sigint.out"), tmp("sigint.log"));
+  // Once the probes are attached (slow in an emulated guest), load the system, then interrupt.
+  REQUIRE(hs.wait_until([&] { return hs.err().find("tracing the whole system") != std::string::npos; }));
+  auto traced_from = std::chrono::steady_clock::now();
   Run load = run(kVmas + " 200");
   REQUIRE(load.status == 0);
   // The programs this instance holds, by id (other holdscope instances on the machine do not matter).
   std::vector<uint32_t> ours;
-  std::istringstream fds(run("cat /proc/" + std::to_string(pid) + "/fdinfo/* 2>/dev/null").out);
+  std::istringstream fds(run("cat /proc/" + std::to_string(hs.pid()) + "/fdinfo/* 2>/dev/null").out);
   for (std::string line; std::getline(fds, line);)
     if (line.rfind("prog_id:", 0) == 0) ours.push_back(static_cast<uint32_t>(std::stoul(line.substr(8))));
   CHECK(ours.size() >= 10);
-  auto t0 = std::chrono::steady_clock::now();
-  kill(pid, SIGINT);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  auto took = std::chrono::steady_clock::now() - t0;
-  CHECK(WIFEXITED(st));
-  CHECK(WEXITSTATUS(st) == 0);
-  CHECK(took < std::chrono::seconds(10));
+  auto traced_for = std::chrono::steady_clock::now() - traced_from;
+  int status = hs.stop(SIGINT);
+  INFO(hs.err());
+  CHECK(status == 0);
   // None of its programs stays loaded after it exits.
   for (uint32_t id : ours) {
     int fd = bpf_prog_get_fd_by_id(id);
@@ -339,8 +339,11 @@ TEST_CASE("record then report gives the same report as record --json, and Ctrl-C
   json a = json::parse(slurp(j1)), b = json::parse(slurp(j2));
   CHECK(a == b);
   CHECK(a["holds"]["write"]["count"].get<uint64_t>() >= 200);
-  CHECK(a["duration_ns"].get<uint64_t>() >= 1'000'000'000ull);
-  for (const auto& p : {rec, j1, j2, log}) unlink(p.c_str());
+  // The trace lasted at least from the message to the interrupt, and ended at the interrupt, not at --duration.
+  CHECK(a["duration_ns"].get<uint64_t>() >=
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(traced_for).count()));
+  CHECK(a["duration_ns"].get<uint64_t>() < duration_s * 1'000'000'000ull);
+  for (const auto& p : {rec, j1, j2}) unlink(p.c_str());
 }
 
 TEST_CASE("bad input and missing capabilities: one clear line and a non-zero exit") {
@@ -431,7 +434,8 @@ TEST_CASE("sleeping work: memcg reclaim under the read lock while MAP_POPULATE f
 TEST_CASE("LRU drains from mbind, migrate_pages and move_pages are seen, and none under mmap_lock (migrate_prep fix)") {
   REQUIRE_LIVE();
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) SKIP("needs 2 CPUs: a drain is only queued to another CPU");
-  json j = record_json(kMigratePrep + " --rounds 20", "drain");
+  // --lockstep: before each call the helpers fault one fresh page on their CPUs, so every call has work to queue.
+  json j = record_json(kMigratePrep + " --rounds 20 --lockstep", "drain");
   INFO(j["lru_drains"].dump());
   CHECK(j["lru_drains"]["calls"]["none"].get<uint64_t>() >= 1);
   if (attach_point(j, "lru_drain")["mode"] == "direct") {
@@ -452,15 +456,27 @@ TEST_CASE("record -- CMD also traces other tasks locking CMD's mm, and nothing u
   // `cat /proc/PID/smaps_rollup` runs outside CMD's process tree but takes CMD's mmap_lock for read (maps itself is
   // read under per-VMA locks since 6.17): in scope by mm.
   // ka_vmas, run beside it on its own mm, is out of scope.
-  std::string pidfile = tmp("bymm.pid");
+  // CMD writes its pid, then execs a `head` that waits on a FIFO: the reads happen once CMD is that process (its
+  // comm says so), and CMD ends when the test writes to the FIFO.
+  std::string pidfile = tmp("bymm.pid"), fifo = tmp("bymm.fifo");
   unlink(pidfile.c_str());
-  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " -- sh -c 'echo $$ > " + pidfile +
-                "; exec sleep 3' & hp=$!; for i in $(seq 200); do [ -s " + pidfile + " ] && break; sleep 0.05; done; " +
-                "p=$(cat " + pidfile + "); sleep 0.5; for i in $(seq 20); do cat /proc/$p/smaps_rollup >/dev/null; done; " +
-                kVmas + " 200; wait $hp");
-  unlink(pidfile.c_str());
-  INFO(res.err);
-  REQUIRE(res.status == 0);
+  unlink(fifo.c_str());
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  live::Background hs({kHoldscope, "record", "-q", "-o", r, "--json", j, "--", "/bin/sh", "-c",
+                       "echo $$ > " + pidfile + ".tmp && mv " + pidfile + ".tmp " + pidfile + " && exec head -c1 " + fifo},
+                      tmp("bymm.out"), tmp("bymm.err"));
+  std::string cmd_pid;
+  REQUIRE(hs.wait_until([&] {
+    if (cmd_pid.empty() && live::file_exists(pidfile)) cmd_pid = std::to_string(std::stoi(slurp(pidfile)));
+    return !cmd_pid.empty() && slurp("/proc/" + cmd_pid + "/comm") == "head\n";
+  }));
+  REQUIRE(run("for i in $(seq 20); do cat /proc/" + cmd_pid + "/smaps_rollup >/dev/null; done").status == 0);
+  REQUIRE(run(kVmas + " 200").status == 0);
+  std::ofstream(fifo) << "x";
+  int status = hs.wait();
+  for (const auto& p : {pidfile, fifo}) unlink(p.c_str());
+  INFO(hs.err());
+  REQUIRE(status == 0);
   json rep = json::parse(slurp(j));
   unlink(j.c_str());
   unlink(r.c_str());
@@ -593,19 +609,20 @@ TEST_CASE("a long run keeps memory bounded: per-task state is freed as thousands
   CHECK(j["analyzer_state"]["tracked_tasks_peak"].get<uint64_t>() < 100);
   require_no_drops(j);
 
-  // The recorder, tracing the whole system through 16 s of process churn: its RSS is flat after start-up.
-  std::string rec = tmp("churn-long.hsr"), pidf = tmp("churn.pid");
-  REQUIRE(system((kHoldscope + " record -q -o " + rec + " --duration 16 & echo $! > " + pidf).c_str()) == 0);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  pid_t pid = std::stoi(slurp(pidf));
-  unlink(pidf.c_str());
-  REQUIRE(system(("for i in $(seq 60); do " + kFork + " 0 200; done >/dev/null 2>&1 &").c_str()) == 0);
-  std::this_thread::sleep_for(std::chrono::seconds(4));
-  uint64_t early = anon_rss_kb(pid);
-  std::this_thread::sleep_for(std::chrono::seconds(10));
-  uint64_t late = anon_rss_kb(pid);
-  while (kill(pid, 0) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  INFO("recorder RssAnon " << early << " kB after 5 s, " << late << " kB after 15 s");
+  // The recorder, tracing the whole system through process churn: its RSS is flat after start-up. RSS is read after
+  // a quarter of the churn and again after all of it, each once that work is done.
+  std::string rec = tmp("churn-long.hsr");
+  live::Background hs({kHoldscope, "record", "-o", rec, "--duration", "900"}, tmp("churn.out"), tmp("churn.err"));
+  REQUIRE(hs.wait_until([&] { return hs.err().find("tracing the whole system") != std::string::npos; }));
+  auto churn = [&](int rounds) {
+    return run("for i in $(seq " + std::to_string(rounds) + "); do " + kFork + " 0 200 || exit 1; done >/dev/null 2>&1");
+  };
+  REQUIRE(churn(15).status == 0);
+  uint64_t early = anon_rss_kb(hs.pid());
+  REQUIRE(churn(45).status == 0);
+  uint64_t late = anon_rss_kb(hs.pid());
+  REQUIRE(hs.stop(SIGINT) == 0);
+  INFO("recorder RssAnon " << early << " kB after 3000 processes, " << late << " kB after 12000");
   CHECK(early > 0);
   CHECK(late <= early + 4 * 1024);
   std::string js = tmp("churn-long.json");
