@@ -430,24 +430,16 @@ static __always_inline int count_alloc(void *ctx, struct task_state *st, struct 
  * written when full, when its first record is HS_BATCH_MAX_AGE_NS old, and by user space (hs_flush, run on each CPU
  * every poll), so no record waits long; the analyzer's reorder window covers the delay. A program that runs nested
  * inside another on the same CPU (an interrupt) finds the batch busy and reserves in the ring directly. */
-#define HS_BATCH 64
 #define HS_BATCH_MAX_AGE_NS 10000000ull
-
-struct batch {
-	__u32 n;
-	__u32 busy;
-	__u64 first_ts;
-	struct hs_event rec[HS_BATCH];
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct batch);
+	__type(value, struct hs_batch);
 } batches SEC(".maps");
 
-static __always_inline void flush(struct batch *b)
+static __always_inline void flush(struct hs_batch *b)
 {
 	__u32 n = b->n;
 	if (n == 0)
@@ -473,11 +465,11 @@ static __always_inline void flush(struct batch *b)
 
 /* A record stamped now to fill: in this CPU's batch (*bp set, busy until submit) or, nested or full, in the ring
  * itself. */
-static __always_inline struct hs_event *reserve_at(struct batch **bp, __u16 type, __u64 now)
+static __always_inline struct hs_event *reserve_at(struct hs_batch **bp, __u16 type, __u64 now)
 {
 	__u32 zero = 0;
 	struct hs_event *e = NULL;
-	struct batch *b = bpf_map_lookup_elem(&batches, &zero);
+	struct hs_batch *b = bpf_map_lookup_elem(&batches, &zero);
 	*bp = NULL;
 	if (b && !b->busy) {
 		/* busy before n is read: an interrupt that comes in between then writes to the ring, not over this slot */
@@ -510,7 +502,7 @@ static __always_inline struct hs_event *reserve_at(struct batch **bp, __u16 type
 	return e;
 }
 
-static __always_inline void submit(struct batch *b, struct hs_event *e)
+static __always_inline void submit(struct hs_batch *b, struct hs_event *e)
 {
 	if (!b) {
 		count(HS_CNT_EVENTS);
@@ -544,7 +536,7 @@ static __noinline void write_acquisitions(struct task_state *st)
 		st->unwritten &= ~(1 << i);
 		if (!st->held_mm[i])
 			continue;
-		struct batch *b;
+		struct hs_batch *b;
 		struct hs_event *e = reserve_at(&b, HS_EV_LOCK_ACQUIRED, bpf_ktime_get_ns());
 		if (!e)
 			continue;
@@ -561,14 +553,14 @@ static __always_inline void write_pending_acquisitions(struct task_state *st)
 
 /* A record for any event but the lock's own, by the task whose state is st: the analyzer tells from the holds it knows
  * whether it happened under the lock, so the task's unwritten acquisitions go first. */
-static __always_inline struct hs_event *reserve_for(struct task_state *st, struct batch **bp, __u16 type)
+static __always_inline struct hs_event *reserve_for(struct task_state *st, struct hs_batch **bp, __u16 type)
 {
 	write_pending_acquisitions(st);
 	return reserve_at(bp, type, bpf_ktime_get_ns());
 }
 
 /* The same, for a program that has not looked the task's state up. */
-static __always_inline struct hs_event *reserve(struct batch **bp, __u16 type)
+static __always_inline struct hs_event *reserve(struct hs_batch **bp, __u16 type)
 {
 	return reserve_for(my_state(false), bp, type);
 }
@@ -640,7 +632,7 @@ static __always_inline int lock_start(void *ctx, __u64 mm, bool write)
 		st->start_ts = bpf_ktime_get_ns();
 		return 0;
 	}
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_for(st, &b, HS_EV_LOCK_START);
 	if (!e)
 		return 0;
@@ -690,7 +682,7 @@ static __always_inline int lock_acquired(void *ctx, __u64 mm, bool write, bool s
 		if (downgrade_record) {
 			/* The write part and the downgrade in one record: a hold record that ends in a downgrade (flag 2).
 			 * The analyzer then knows the read part, whose release is a release record. */
-			struct batch *b;
+			struct hs_batch *b;
 			struct hs_event *e = reserve_at(&b, HS_EV_LOCK_HOLD, now);
 			if (!e)
 				return 0;
@@ -729,7 +721,7 @@ static __always_inline int lock_acquired(void *ctx, __u64 mm, bool write, bool s
 		}
 	}
 
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_at(&b, HS_EV_LOCK_ACQUIRED, now);
 	if (!e)
 		return 0;
@@ -803,7 +795,7 @@ static __always_inline int lock_released(void *ctx, __u64 mm, bool write)
 			}
 		}
 	}
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_at(&b, hold_record ? HS_EV_LOCK_HOLD : HS_EV_LOCK_RELEASED, now);
 	if (!e)
 		return 0;
@@ -902,7 +894,7 @@ int hs_page_alloc(struct bpf_raw_tracepoint_args *ctx)
 	}
 	struct path_key k = {entry_key(), (gfp << 16) | (order << 8) | mode | (1ull << 7)};
 	__s32 sid = cached_stack(ctx, &k);
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_for(st, &b, HS_EV_PAGE_ALLOC);
 	if (!e)
 		return 0;
@@ -980,7 +972,7 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	cache_info(key);
 	struct path_key k = {call_site, mode};
 	__s32 sid = cached_stack(ctx, &k);
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_for(st, &b, HS_EV_SLAB_ALLOC);
 	if (!e)
 		return 0;
@@ -1017,7 +1009,7 @@ int hs_kmalloc(struct bpf_raw_tracepoint_args *ctx)
 	}
 	struct path_key k = {call_site, mode};
 	__s32 sid = cached_stack(ctx, &k);
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_for(st, &b, HS_EV_KMALLOC);
 	if (!e)
 		return 0;
@@ -1053,7 +1045,7 @@ static __always_inline int reclaim_begin(struct trace_event_raw_mm_vmscan_direct
 {
 	if (memcg ? !holding() : !open_slow_path())
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_RECLAIM_BEGIN);
 	if (!e)
 		return 0;
@@ -1069,7 +1061,7 @@ static __always_inline int reclaim_end(struct trace_event_raw_mm_vmscan_direct_r
 {
 	if (!holding())
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_RECLAIM_END);
 	if (!e)
 		return 0;
@@ -1108,7 +1100,7 @@ int hs_compact_begin(void *ctx)
 {
 	if (!holding())
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_COMPACT_BEGIN);
 	if (!e)
 		return 0;
@@ -1122,7 +1114,7 @@ int hs_compact_try(struct trace_event_raw_mm_compaction_try_to_compact_pages *ct
 {
 	if (!open_slow_path())
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_COMPACT_TRY);
 	if (!e)
 		return 0;
@@ -1137,7 +1129,7 @@ int hs_compact_end(struct trace_event_raw_mm_compaction_end *ctx)
 {
 	if (!holding())
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_COMPACT_END);
 	if (!e)
 		return 0;
@@ -1158,7 +1150,7 @@ int hs_queue_work(struct trace_event_raw_workqueue_queue_work *ctx)
 		if (!bpf_map_lookup_elem(&targets, &tgid))
 			return 0;
 	}
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_LRU_DRAIN);
 	if (!e)
 		return 0;
@@ -1177,7 +1169,7 @@ int hs_collapse(struct trace_event_raw_mm_collapse_huge_page *ctx)
 	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_COLLAPSE);
 	if (!e)
 		return 0;
@@ -1196,7 +1188,7 @@ int hs_scan_pmd(struct trace_event_raw_mm_khugepaged_scan_pmd *ctx)
 	__u64 mm = (__u64)ctx->mm;
 	if (!in_scope(mm))
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve(&b, HS_EV_SCAN_PMD);
 	if (!e)
 		return 0;
@@ -1227,7 +1219,7 @@ static __always_inline int fn_entry(__u64 *ctx, int slot)
 		st->inside++;
 	became_active();
 	__u8 mode = lock_mode(st);
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_for(st, &b, HS_EV_FN_ENTRY);
 	if (!e)
 		return 0;
@@ -1250,7 +1242,7 @@ static __always_inline int fn_exit(__u64 *ctx, int slot)
 	st->inside--;
 	__u64 ret = 0;
 	bpf_get_func_ret(ctx, &ret);
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_for(st, &b, HS_EV_FN_EXIT);
 	if (!e)
 		return 0;
@@ -1279,7 +1271,7 @@ SEC("raw_tp")
 int hs_flush(void *ctx)
 {
 	__u32 zero = 0;
-	struct batch *b = bpf_map_lookup_elem(&batches, &zero);
+	struct hs_batch *b = bpf_map_lookup_elem(&batches, &zero);
 	if (b && !b->busy) {
 		b->busy = 1;
 		flush(b);
@@ -1373,7 +1365,7 @@ int hs_exit(void *ctx)
 	fold_tally(st);
 	if (!hs_enabled)
 		return 0;
-	struct batch *b;
+	struct hs_batch *b;
 	struct hs_event *e = reserve_for(st, &b, HS_EV_TASK_EXIT);
 	if (e)
 		submit(b, e);

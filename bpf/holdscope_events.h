@@ -110,6 +110,16 @@ struct hs_alloc_slot {
 	__u64 failed;
 };
 
+/* A CPU's batch of records (bpf/holdscope.bpf.c: the per-CPU map batches). User space reads n and busy at the end
+ * of a trace to flush until every CPU's batch is idle and empty. */
+#define HS_BATCH 64
+struct hs_batch {
+	__u32 n;
+	__u32 busy; /* a program is filling it (or flushing it) on that CPU */
+	__u64 first_ts;
+	struct hs_event rec[HS_BATCH];
+};
+
 struct hs_comm {
 	char comm[16];
 	__u32 tgid;

@@ -225,13 +225,30 @@ int Tracer::poll(int timeout_ms) {
 void Tracer::stop() {
   if (!skel_) return;
   skel_->bss->hs_enabled = 0;
-  // A flush skips a CPU whose batch a program was filling at that instant; no program starts a record once disabled,
-  // so a second flush a moment later finds every batch idle.
+  // A flush skips a CPU whose batch a program is filling at that instant (on a vCPU the host has paused, that can
+  // last); no program starts a record once disabled, so flush until every batch is idle and empty. The bound only
+  // keeps a stuck CPU from hanging the end: what is still batched after it is counted as dropped.
   flush_batches();
-  usleep(2000);
-  flush_batches();
+  for (int i = 0; i < kEndFlushTries && unflushed_records() > 0; i++) {
+    usleep(1000);
+    flush_batches();
+  }
+  lost_at_end_ = unflushed_records();
   fold_tallies();
   if (ring_) ring_buffer__consume(ring_.get());  // with the acquisitions of holds still open, which the iterator wrote
+}
+
+// Records still in the CPUs' batches, busy ones counted whole (a program may be adding one).
+static_assert(sizeof(hs_batch) % 8 == 0, "a per-CPU value is read as sizeof(hs_batch) per CPU, unpadded");
+uint64_t Tracer::unflushed_records() const {
+  size_t ncpu = std::max(1, libbpf_num_possible_cpus());
+  std::vector<hs_batch> batches(ncpu);
+  uint32_t zero = 0;
+  if (bpf_map__lookup_elem(skel_->maps.batches, &zero, sizeof zero, batches.data(), batches.size() * sizeof(hs_batch), 0))
+    return 0;
+  uint64_t n = 0;
+  for (const auto& b : batches) n += b.busy ? std::max<uint64_t>(b.n, 1) : b.n;
+  return n;
 }
 
 // Runs the task iterator that adds what live tasks' allocation tallies still hold to the counts (bpf: struct
@@ -262,7 +279,7 @@ KernelCounters Tracer::counters() const {
     return total;
   };
   KernelCounters c;
-  c.ringbuf = sum(HS_CNT_RINGBUF_DROPS);
+  c.ringbuf = sum(HS_CNT_RINGBUF_DROPS) + lost_at_end_;
   c.task_map_full = sum(HS_CNT_TASK_MAP_FULL);
   c.stack = sum(HS_CNT_STACK_FAIL);
   c.held_overflow = sum(HS_CNT_HELD_OVERFLOW);

@@ -73,6 +73,8 @@ class Tracer {
   static int on_sample(void* ctx, void* data, size_t len);
   void plan_direct_programs(const struct btf* vmlinux);
   void fold_tallies();
+  uint64_t unflushed_records() const;
+  static constexpr int kEndFlushTries = 10000;
   struct SkelDeleter {
     void operator()(holdscope_bpf* s) const;
   };
@@ -88,6 +90,7 @@ class Tracer {
   EventFn fn_;
   std::unordered_set<int32_t> stack_ids_;
   std::unordered_set<uint64_t> call_sites_;
+  uint64_t lost_at_end_ = 0;  // records left in a batch that never became idle at the end
 };
 
 std::string libbpf_last_messages();
