@@ -178,6 +178,7 @@ struct Analyzer::Impl {
 
   template <typename Rec>
   void keep_longest(std::vector<Rec>& v, Rec rec) {
+    if (opts.top == 0) return;
     if (v.size() < opts.top) {
       v.push_back(std::move(rec));
       return;
@@ -491,6 +492,7 @@ struct Analyzer::Impl {
       a.works++;
       if (!same_call) a.count++;
     }
+    if (!same_call) r.lru_drains.inferred_calls++;
     if (same_call || tracker.direct(kLruDrain)) return;  // direct mode counts calls from the fentry brackets
     (mode == 0 ? r.lru_drains.calls_none : mode == 1 ? r.lru_drains.calls_read : r.lru_drains.calls_write)++;
     r.lru_drains.by_syscall[syscall_of(e.stack_id)][mode]++;

@@ -44,6 +44,7 @@ struct Frame {
   int mode = 0;  // the caller's mmap_lock at entry
   uint64_t start = 0;
   bool nested = false;  // inside another frame of the same attach point
+  bool queued = false;  // lru_drain: the task queued a drain work inside this call
   CloneState clone;
   std::optional<Collapse> collapse;
 };
@@ -209,6 +210,7 @@ struct AttachTracker::Impl {
     }
     // __alloc_pages_slowpath returns the page: NULL is a failed allocation.
     if (frame.point == kAllocSlowpath && !frame.nested && e.arg2 == 0) r.slow_path.by_lock[frame.mode].failed++;
+    if (frame.point == kLruDrain && !frame.nested && frame.queued) r.lru_drains.queued_calls++;
     if (it->second.idle()) tasks.erase(it);
   }
 
@@ -438,6 +440,13 @@ struct AttachTracker::Impl {
       return;
     }
     // Direct mode counts calls from the brackets; the queued works are counted by the analyzer in both modes.
+    auto it = tasks.find(e.pid);
+    if (it == tasks.end()) return;
+    for (auto f = it->second.frames.rbegin(); f != it->second.frames.rend(); ++f)
+      if (f->point == kLruDrain && !f->nested) {
+        f->queued = true;
+        break;
+      }
   }
 
   void on_event(const hs_event& e, int mode) {

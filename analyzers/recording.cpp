@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "analyzers/untrusted_text.h"
+
 namespace holdscope {
 
 namespace {
@@ -92,15 +94,30 @@ void RecordingWriter::finish(const TraceContext& ctx) {
   out_.flush();
 }
 
+namespace {
+
+// Every string of the metadata comes from the traced system or from a file: escaped on the way in and on the way out
+// (escaping is idempotent), so no name can make the JSON invalid or reach a terminal raw.
+std::vector<std::string> escape_all(const std::vector<std::string>& v) {
+  std::vector<std::string> out;
+  for (const auto& s : v) out.push_back(escape_untrusted(s));
+  return out;
+}
+
+std::string text_at(const nlohmann::json& j, const char* key) { return escape_untrusted(j.at(key).get<std::string>()); }
+std::string text_of(const nlohmann::json& j) { return escape_untrusted(j.get<std::string>()); }
+
+}  // namespace
+
 std::string context_to_json(const TraceContext& c) {
   nlohmann::json j;
-  j["kernel"] = c.kernel;
-  j["hostname"] = c.hostname;
+  j["kernel"] = escape_untrusted(c.kernel);
+  j["hostname"] = escape_untrusted(c.hostname);
   j["page_size"] = c.page_size;
   j["start_ns"] = c.start_ns;
   j["end_ns"] = c.end_ns;
-  j["scope"] = c.scope;
-  j["command"] = c.command;
+  j["scope"] = escape_untrusted(c.scope);
+  j["command"] = escape_all(c.command);
   j["command_exit"] = c.command_exit;
   j["lru_drain_fn"] = c.lru_drain_fn;
   j["counters"] = {{"ringbuf", c.counters.ringbuf},         {"task_map_full", c.counters.task_map_full},
@@ -109,18 +126,19 @@ std::string context_to_json(const TraceContext& c) {
                    {"alloc_map_full", c.counters.alloc_map_full}};
   auto& aps = j["attach_points"] = nlohmann::json::array();
   for (const auto& a : c.attach_points)
-    aps.push_back({{"name", a.name}, {"mode", a.mode}, {"why", a.why}, {"functions", a.functions}});
-  j["fn_slots"] = c.fn_slots;
+    aps.push_back({{"name", escape_untrusted(a.name)}, {"mode", escape_untrusted(a.mode)}, {"why", escape_untrusted(a.why)},
+                   {"functions", escape_all(a.functions)}});
+  j["fn_slots"] = escape_all(c.fn_slots);
   auto& cs = j["collapse_status"] = nlohmann::json::array();
-  for (const auto& [v, n] : c.collapse_status) cs.push_back({v, n});
+  for (const auto& [v, n] : c.collapse_status) cs.push_back({v, escape_untrusted(n)});
   auto& gfp = j["gfp_flags"] = nlohmann::json::array();
-  for (const auto& [v, n] : c.gfp.flags()) gfp.push_back({v, n});
+  for (const auto& [v, n] : c.gfp.flags()) gfp.push_back({v, escape_untrusted(n)});
   auto& syms = j["symbols"] = nlohmann::json::array();
-  for (const auto& s : c.symbols.symbols()) syms.push_back({s.addr, s.name});
+  for (const auto& s : c.symbols.symbols()) syms.push_back({s.addr, escape_untrusted(s.name)});
   auto& caches = j["caches"] = nlohmann::json::array();
-  for (const auto& [p, ci] : c.caches) caches.push_back({p, ci.name, ci.size});
+  for (const auto& [p, ci] : c.caches) caches.push_back({p, escape_untrusted(ci.name), ci.size});
   auto& comms = j["comms"] = nlohmann::json::array();
-  for (const auto& [tid, tn] : c.comms) comms.push_back({tid, tn.tgid, tn.comm});
+  for (const auto& [tid, tn] : c.comms) comms.push_back({tid, tn.tgid, escape_untrusted(tn.comm)});
   auto& ac = j["alloc_counts"] = nlohmann::json::array();
   for (const auto& a : c.alloc_counts)
     ac.push_back({a.kind, a.mode, a.site, a.what, a.gfp, a.stack_id, a.count, a.failed});
@@ -131,13 +149,13 @@ TraceContext context_from_json(const std::string& text) {
   TraceContext c;
   try {
     auto j = nlohmann::json::parse(text);
-    c.kernel = j.at("kernel").get<std::string>();
-    c.hostname = j.value("hostname", "");
+    c.kernel = text_at(j, "kernel");
+    c.hostname = escape_untrusted(j.value("hostname", ""));
     c.page_size = j.at("page_size").get<uint64_t>();
     c.start_ns = j.at("start_ns").get<uint64_t>();
     c.end_ns = j.at("end_ns").get<uint64_t>();
-    c.scope = j.at("scope").get<std::string>();
-    c.command = j.at("command").get<std::vector<std::string>>();
+    c.scope = text_at(j, "scope");
+    c.command = escape_all(j.at("command").get<std::vector<std::string>>());
     c.command_exit = j.value("command_exit", 0);
     c.lru_drain_fn = j.value("lru_drain_fn", uint64_t{0});
     const auto& k = j.at("counters");
@@ -149,20 +167,19 @@ TraceContext context_from_json(const std::string& text) {
     c.counters.events = k.at("events");
     c.counters.alloc_map_full = k.value("alloc_map_full", uint64_t{0});  // absent from older recordings
     for (const auto& a : j.value("attach_points", nlohmann::json::array()))
-      c.attach_points.push_back({a.at("name"), a.at("mode"), a.at("why"), a.at("functions")});
-    c.fn_slots = j.value("fn_slots", std::vector<std::string>{});
+      c.attach_points.push_back({text_at(a, "name"), text_at(a, "mode"), text_at(a, "why"),
+                                 escape_all(a.at("functions").get<std::vector<std::string>>())});
+    c.fn_slots = escape_all(j.value("fn_slots", std::vector<std::string>{}));
     for (const auto& x : j.value("collapse_status", nlohmann::json::array()))
-      c.collapse_status[x.at(0).get<int64_t>()] = x.at(1).get<std::string>();
+      c.collapse_status[x.at(0).get<int64_t>()] = text_of(x.at(1));
     std::vector<std::pair<uint64_t, std::string>> gfp;
-    for (const auto& f : j.at("gfp_flags")) gfp.emplace_back(f.at(0).get<uint64_t>(), f.at(1).get<std::string>());
+    for (const auto& f : j.at("gfp_flags")) gfp.emplace_back(f.at(0).get<uint64_t>(), text_of(f.at(1)));
     c.gfp = GfpTable(std::move(gfp));
     std::vector<Symbol> syms;
-    for (const auto& s : j.at("symbols")) syms.push_back({s.at(0).get<uint64_t>(), s.at(1).get<std::string>()});
+    for (const auto& s : j.at("symbols")) syms.push_back({s.at(0).get<uint64_t>(), text_of(s.at(1))});
     c.symbols = SymbolTable(std::move(syms));
-    for (const auto& x : j.at("caches"))
-      c.caches[x.at(0).get<uint64_t>()] = {x.at(1).get<std::string>(), x.at(2).get<uint32_t>()};
-    for (const auto& x : j.at("comms"))
-      c.comms[x.at(0).get<uint32_t>()] = {x.at(2).get<std::string>(), x.at(1).get<uint32_t>()};
+    for (const auto& x : j.at("caches")) c.caches[x.at(0).get<uint64_t>()] = {text_of(x.at(1)), x.at(2).get<uint32_t>()};
+    for (const auto& x : j.at("comms")) c.comms[x.at(0).get<uint32_t>()] = {text_of(x.at(2)), x.at(1).get<uint32_t>()};
     for (const auto& x : j.value("alloc_counts", nlohmann::json::array())) {
       AllocCount a{x.at(0).get<int>(),      x.at(1).get<int>(),      x.at(2).get<uint64_t>(), x.at(3).get<uint64_t>(),
                    x.at(4).get<uint64_t>(), x.at(5).get<int32_t>(),  x.at(6).get<uint64_t>(), x.at(7).get<uint64_t>()};
@@ -189,12 +206,22 @@ RecordingReader::RecordingReader(std::istream& in) : in_(in) {
   if (h.event_abi < 1 || h.event_abi > HS_EVENT_ABI || h.event_size != sizeof(hs_event))
     throw RecordingError("recording event layout " + std::to_string(h.event_abi) + "/" + std::to_string(h.event_size) +
                          " does not match this holdscope's");
+  // Every section length is checked against what the file still holds before anything is allocated for it.
+  const uint64_t data_start = static_cast<uint64_t>(in_.tellg());
+  in_.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in_.tellg());
+  in_.seekg(static_cast<std::streamoff>(data_start));
   bool have_meta = false, have_end = false;
   std::vector<char> stacks_blob;
   while (!have_end) {
     SectionHeader s{};
+    if (static_cast<uint64_t>(in_.tellg()) == file_size && !event_sections_.empty() && !have_meta)
+      throw RecordingError("recording is truncated: it ends after " + std::to_string(event_count_) +
+                           " events, before its metadata (the recorder did not finish; it cannot be analyzed)");
     read_exact(in_, &s, sizeof s, "a section header");
     if (s.length > kMaxSection) throw RecordingError("recording is corrupt (section length out of range)");
+    if (s.length + sizeof(uint32_t) > file_size - static_cast<uint64_t>(in_.tellg()))
+      throw RecordingError("recording is truncated (a section runs past the end of the file)");
     if (s.type == kSecEvents) {
       if (s.length % sizeof(hs_event) != 0) throw RecordingError("recording is corrupt (partial event)");
       uint64_t off = static_cast<uint64_t>(in_.tellg());

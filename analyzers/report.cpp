@@ -236,6 +236,8 @@ nlohmann::json report_to_json(const Report& r) {
   j["lru_drains"] = {{"calls", {{"none", r.lru_drains.calls_none}, {"read", r.lru_drains.calls_read},
                                 {"write", r.lru_drains.calls_write}}},
                      {"works", r.lru_drains.works},
+                     {"inferred_calls", r.lru_drains.inferred_calls},
+                     {"queued_calls", r.lru_drains.queued_calls},
                      {"by_syscall", by_sc}};
   const auto& ac = r.anon_vma_clone;
   j["anon_vma_clone"] = {{"mode", ac.mode},

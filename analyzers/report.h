@@ -89,6 +89,10 @@ struct LruDrainSummary {
   uint64_t calls_read = 0;
   uint64_t calls_write = 0;
   uint64_t works = 0;
+  // Calls the inference rules find in the queued works, whatever the mode: in direct mode they are checked against
+  // the brackets that queued work (queued_calls), on the same events.
+  uint64_t inferred_calls = 0;
+  uint64_t queued_calls = 0;  // direct mode: bracketed calls inside which the task queued a drain work
   // calls by the system call in their stack ("mbind", "migrate_pages", ...; "?" without one): none/read/write
   std::map<std::string, std::array<uint64_t, 3>> by_syscall;
 };

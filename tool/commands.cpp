@@ -15,6 +15,7 @@
 #include "analyzers/analyzer.h"
 #include "analyzers/diff.h"
 #include "analyzers/recording.h"
+#include "tool/output_file.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -111,12 +112,7 @@ class Child {
   std::string name_;
 };
 
-void write_json(const Report& r, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw ToolError("cannot write " + path + ": " + strerror(errno));
-  out << report_to_json(r).dump(2) << "\n";
-  if (!out) throw ToolError("cannot write " + path + ": " + strerror(errno));
-}
+void write_json(const Report& r, const std::string& path) { write_output_file(path, report_to_json(r).dump(2) + "\n"); }
 
 Report analyze_file(const std::string& path, size_t top, uint64_t* events = nullptr) {
   std::ifstream in(path, std::ios::binary);
@@ -135,16 +131,10 @@ Report analyze_file(const std::string& path, size_t top, uint64_t* events = null
 
 int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   require_root();
-  std::ofstream out(ro.output, std::ios::binary | std::ios::trunc);
-  if (!out) throw ToolError("cannot create " + ro.output + ": " + strerror(errno));
-  // A recording that did not finish is removed rather than left for report to refuse later.
-  struct RemoveUnlessDone {
-    const std::string& path;
-    bool done = false;
-    ~RemoveUnlessDone() {
-      if (!done) unlink(path.c_str());
-    }
-  } partial{ro.output};
+  if (!rep.json_path.empty()) check_output_target(rep.json_path);
+  // Written beside -o and put in place only once complete: a failed run leaves whatever -o named as it was.
+  OutputFile output(ro.output);
+  std::ostream& out = output.stream();
 
   install_signal_handlers();  // before the slow part: a Ctrl-C while loading still ends with a valid recording
   std::string tracefs = tracefs_root();
@@ -216,9 +206,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   for (const auto& [id, st] : ctx.stacks) addrs.insert(addrs.end(), st.begin(), st.end());
   ctx.symbols = kallsyms.subset(addrs);
   writer.finish(ctx);
-  out.close();
-  if (!out) throw ToolError("cannot write " + ro.output + ": " + strerror(errno));
-  partial.done = true;
+  output.commit();
 
   if (!ro.quiet) {
     const auto& c = ctx.counters;
@@ -265,9 +253,7 @@ int run_diff(const std::string& side_a, const std::string& side_b, const std::st
   DiffResult d = diff_reports(read_reports(side_a), read_reports(side_b));
   render_diff(d, std::cout);
   if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    out << diff_to_json(d).dump(2) << "\n";
-    if (!out) throw ToolError("cannot write " + json_path);
+    write_output_file(json_path, diff_to_json(d).dump(2) + "\n");
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzers/diff.h"
+#include "tool/output_file.h"
 #include "tool/system_info.h"
 #include "tool/vm.h"
 
@@ -41,9 +42,7 @@ int run_compare(const CompareOptions& o) {
   std::cout << "\n";
   render_diff(d, std::cout);
   if (!o.json_path.empty()) {
-    std::ofstream out(o.json_path);
-    out << diff_to_json(d).dump(2) << "\n";
-    if (!out) throw ToolError("cannot write " + o.json_path);
+    write_output_file(o.json_path, diff_to_json(d).dump(2) + "\n");
   }
   return 0;
 }

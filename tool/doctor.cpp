@@ -13,6 +13,7 @@
 
 #include "tool/attach_plan.h"
 #include "tool/fentry_probe.h"
+#include "tool/output_file.h"
 #include "tool/probes.h"
 #include "tool/system_info.h"
 
@@ -128,9 +129,7 @@ int run_doctor(const std::string& json_path) {
     std::cout << "holdscope cannot run here: missing " << m << "\n";
   }
   if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    out << j.dump(2) << "\n";
-    if (!out) throw ToolError("cannot write " + json_path);
+    write_output_file(json_path, j.dump(2) + "\n");
   }
   return missing.empty() ? 0 : 1;
 }

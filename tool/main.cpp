@@ -1,5 +1,7 @@
 // holdscope: how long mmap_lock is held, and what the kernel does while holding it.
 #include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdlib>
 #include <iostream>
 
 #include "analyzers/recording.h"
@@ -13,6 +15,42 @@
 
 using namespace holdscope;
 
+namespace {
+
+constexpr size_t kMaxTop = 100000;
+constexpr double kMaxDurationS = 365.0 * 24 * 3600;
+constexpr uint64_t kMaxStackMinHoldUs = 3600ull * 1000 * 1000;
+constexpr uint32_t kMaxRingbufMb = 1024;  // the kernel's ring buffer holds at most a few GiB; 1 GiB is plenty
+
+// A finite number of seconds in [0, kMaxDurationS]: CLI::Range lets NaN through, and inf or 1e300 overflow the
+// nanosecond deadline.
+const CLI::Validator kSeconds(
+    [](std::string& s) -> std::string {
+      size_t used = 0;
+      double v = 0;
+      try {
+        v = std::stod(s, &used);
+      } catch (...) {
+        used = 0;
+      }
+      if (used != s.size() || !std::isfinite(v) || v < 0 || v > kMaxDurationS)
+        return "'" + s + "' is not a number of seconds from 0 to " + std::to_string(static_cast<uint64_t>(kMaxDurationS));
+      return "";
+    },
+    "SECONDS");
+
+const CLI::Validator kPowerOfTwoMb(
+    [](std::string& s) -> std::string {
+      char* end = nullptr;
+      unsigned long v = std::strtoul(s.c_str(), &end, 10);
+      if (s.empty() || *end || s[0] == '-' || v == 0 || v > kMaxRingbufMb || (v & (v - 1)))
+        return "'" + s + "' is not a power of two from 1 to " + std::to_string(kMaxRingbufMb);
+      return "";
+    },
+    "MiB");
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"holdscope: mmap_lock hold times and the sleeping work done under mmap_lock, from tracepoints.\n"
                "With no subcommand: trace the whole system for 10 s (or until Ctrl-C) and print the report."};
@@ -20,9 +58,11 @@ int main(int argc, char** argv) {
   RecordOptions live;
   ReportOptions live_rep;
   bool verbose = false;
-  app.add_option("-d,--duration", live.duration_s, "seconds to trace (default 10)");
+  app.add_option("-d,--duration", live.duration_s, "seconds to trace (default 10)")->check(kSeconds);
   app.add_option("--json", live_rep.json_path, "also write the report as JSON to this file");
-  app.add_option("--top", live_rep.top, "rows per table, and longest holds and waits kept")->capture_default_str();
+  app.add_option("--top", live_rep.top, "rows per table, and longest holds and waits kept")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, kMaxTop));
   app.add_flag("-v,--verbose", verbose, "print libbpf's messages");
   std::string live_mode = "auto", rec_mode = "auto";
   const char* mode_help = "per attach point (lru_drain, khugepaged, anon_vma_clone, alloc_slowpath): direct "
@@ -37,10 +77,15 @@ int main(int argc, char** argv) {
                                               "address spaces) or, without CMD, the whole system; write a recording");
   record->add_option("-o,--output", rec.output, "recording file (.hsr)")->required();
   record->add_option("-d,--duration", rec.duration_s, "seconds; the command is terminated at the end (default: until "
-                                                      "CMD exits; 10 s without CMD)");
+                                                      "CMD exits; 10 s without CMD)")
+      ->check(kSeconds);
   record->add_option("--json", rec_rep.json_path, "also write the report as JSON to this file");
-  record->add_option("--top", rec_rep.top, "longest holds and waits kept in the JSON")->capture_default_str();
-  record->add_option("--ringbuf-mb", rec.tracer.ringbuf_mb, "ring buffer size in MiB (power of two)")->capture_default_str();
+  record->add_option("--top", rec_rep.top, "longest holds and waits kept in the JSON")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, kMaxTop));
+  record->add_option("--ringbuf-mb", rec.tracer.ringbuf_mb, "ring buffer size in MiB (power of two)")
+      ->capture_default_str()
+      ->check(kPowerOfTwoMb);
   record->add_flag("--no-lock-stacks", [&](int64_t) { rec.tracer.lock_stacks = 0; },
                    "capture no kernel stacks for mmap_lock holds (cheapest)");
   record->add_flag("--acquire-stacks", [&](int64_t) { rec.tracer.lock_stacks = 1; },
@@ -55,7 +100,9 @@ int main(int argc, char** argv) {
                    "site; pages: system call or fault, gfp, order) and lock mode, reused by its later allocations and "
                    "refreshed at random once in 1024");
   record->add_option("--stack-min-hold-us", rec.tracer.stack_min_hold_us,
-                     "holds at least this long may get a kernel stack at release (see --acquire-stacks)")->capture_default_str();
+                     "holds at least this long may get a kernel stack at release (see --acquire-stacks)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{0}, kMaxStackMinHoldUs));
   record->add_flag("-q,--quiet", rec.quiet, "no progress messages");
   record->add_option("--mode", rec_mode, mode_help)->capture_default_str();
   record->add_option("command", rec.command, "-- CMD ARGS...");
@@ -65,7 +112,9 @@ int main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "print the report of a recording");
   report->add_option("recording", report_path, "recording file (.hsr)")->required()->check(CLI::ExistingFile);
   report->add_option("--json", rep.json_path, "also write the report as JSON to this file");
-  report->add_option("--top", rep.top, "rows per table, and longest holds and waits kept")->capture_default_str();
+  report->add_option("--top", rep.top, "rows per table, and longest holds and waits kept")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, kMaxTop));
   std::string doctor_json;
   auto* doctor = app.add_subcommand("doctor", "show the kernel, lockdown, BTF, each tracepoint and function holdscope "
                                               "wants, and the mode (direct fentry or inferred) each attach point would use");
@@ -79,10 +128,12 @@ int main(int argc, char** argv) {
   auto* vmcmd = app.add_subcommand("vm", "boot another kernel under QEMU and run holdscope ARGS... inside it; files "
                                           "named by --json/-o come back to the host");
   vmcmd->add_option("--kernel", vm.kernel, "a vmlinuz path, or 6.1 / 6.12 (see: holdscope kernels fetch)")->required();
-  vmcmd->add_option("--numa", vm.numa, "NUMA nodes")->capture_default_str();
+  vmcmd->add_option("--numa", vm.numa, "NUMA nodes")->capture_default_str()->check(CLI::Range(1, 8));
   vmcmd->add_option("--mem", vm.mem, "guest memory, e.g. 2G")->capture_default_str();
-  vmcmd->add_option("--cpus", vm.cpus, "guest CPUs")->capture_default_str();
-  vmcmd->add_option("--timeout", vm.timeout_s, "seconds before the guest is declared hung")->capture_default_str();
+  vmcmd->add_option("--cpus", vm.cpus, "guest CPUs")->capture_default_str()->check(CLI::Range(1, 64));
+  vmcmd->add_option("--timeout", vm.timeout_s, "seconds before the guest is declared hung")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 7 * 24 * 3600));
   vmcmd->add_option("args", vm.args, "-- holdscope arguments");
   auto* kernels = app.add_subcommand("kernels", "manage the Debian kernels used by holdscope vm");
   std::vector<std::string> fetch_series;
@@ -102,9 +153,13 @@ int main(int argc, char** argv) {
   auto* compare = app.add_subcommand("compare", "run a scenario on two kernels in guests (2 NUMA nodes), --runs times "
                                                 "each, and print the diff: compare --kernels 6.1,6.12 scenario NAME");
   compare->add_option("--kernels", cmp.kernels, "two kernels: 6.1,6.12 or vmlinuz paths")->required();
-  compare->add_option("--runs", cmp.runs, "runs per kernel (4 lets differences reach significance)")->capture_default_str();
+  compare->add_option("--runs", cmp.runs, "runs per kernel (4 lets differences reach significance)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   compare->add_option("--json", cmp.json_path, "also write the comparison as JSON");
-  compare->add_option("--timeout", cmp.timeout_s, "seconds per guest run")->capture_default_str();
+  compare->add_option("--timeout", cmp.timeout_s, "seconds per guest run")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 7 * 24 * 3600));
   compare->add_flag("--quick", cmp.quick, "small scenario sizes");
   compare->add_option("what", cmp_what, "scenario NAME|all")->required()->expected(2);
   app.require_subcommand(0, 1);
@@ -115,10 +170,6 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   live.tracer.verbose = rec.tracer.verbose = verbose;
-  if (rec.tracer.ringbuf_mb == 0 || (rec.tracer.ringbuf_mb & (rec.tracer.ringbuf_mb - 1))) {
-    std::cerr << "holdscope: --ringbuf-mb must be a power of two\n";
-    return 2;
-  }
   try {
     live.tracer.modes = parse_mode_request(live_mode);
     rec.tracer.modes = parse_mode_request(rec_mode);

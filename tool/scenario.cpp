@@ -15,6 +15,7 @@
 #include "analyzers/recording.h"
 #include "analyzers/verdicts.h"
 #include "tool/commands.h"
+#include "tool/output_file.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -211,9 +212,7 @@ int run_scenarios(const ScenarioOptions& o) {
     all.push_back(std::move(s));
   }
   if (!o.json_path.empty()) {
-    std::ofstream out(o.json_path);
-    out << nlohmann::json{{"scenarios", all}}.dump(2) << "\n";
-    if (!out) throw ToolError("cannot write " + o.json_path);
+    write_output_file(o.json_path, nlohmann::json{{"scenarios", all}}.dump(2) + "\n");
   }
   if (failures) return 1;
   return o.fail_on_violation && violations ? 2 : 0;

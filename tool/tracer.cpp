@@ -130,7 +130,7 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
       skel_->rodata->clone_fn_hi = end;
     }
   }
-  bpf_map__set_max_entries(skel_->maps.events, opts_.ringbuf_mb << 20);
+  bpf_map__set_max_entries(skel_->maps.events, static_cast<uint32_t>(uint64_t(opts_.ringbuf_mb) << 20));
   // The per-CPU allocation counts get at most 4 MiB, whatever the number of CPUs; counts that find it full are lost
   // and counted.
   size_t ncpu = std::max(1, libbpf_num_possible_cpus());

@@ -9,6 +9,8 @@
 #include <iostream>
 #include <map>
 
+#include "analyzers/untrusted_text.h"
+#include "tool/output_file.h"
 #include "tool/system_info.h"
 
 #ifndef HOLDSCOPE_SOURCE_DIR
@@ -75,6 +77,8 @@ std::vector<std::pair<std::string, std::string>> map_output_files(std::vector<st
     std::string host = args[i + 1];
     std::string name = host.substr(host.find_last_of('/') + 1);
     if (name.empty()) throw ToolError("no file name in " + host);
+    for (const auto& [other, _] : files)
+      if (other == name) throw ToolError("two output files are named " + name + ": the guest returns files by name");
     args[i + 1] = "/out/" + name;
     files.emplace_back(name, host);
     i++;
@@ -117,11 +121,19 @@ int run_vm(const VmOptions& o) {
     }
     if (!current.empty()) {
       if (line == "HOLDSCOPE-FILE-END") {
+        // The guest names the file; only the files the user asked for, by name, are written, and where the user said.
         auto h = host_of.find(current);
-        std::string dest = h != host_of.end() ? h->second : current;
-        std::ofstream out(dest, std::ios::binary | std::ios::trunc);
-        out << base64_decode(body);
-        std::cerr << "holdscope vm: " << (out ? "copied " : "could not write ") << dest << "\n";
+        if (h == host_of.end()) {
+          std::cerr << "holdscope vm: ignored a file the guest sent that was not asked for: " << escape_untrusted(current)
+                    << "\n";
+        } else {
+          try {
+            write_output_file(h->second, base64_decode(body));
+            std::cerr << "holdscope vm: copied " << h->second << "\n";
+          } catch (const ToolError& e) {
+            std::cerr << "holdscope vm: " << e.what() << "\n";
+          }
+        }
         current.clear();
       } else {
         body += line;

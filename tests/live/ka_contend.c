@@ -16,6 +16,10 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 static char *region;
 static size_t region_len;
 static long flips;
@@ -76,9 +80,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* 4K PTEs, a long walk, whatever THP's "enabled" says: advised before the first touch, since a huge page made
-	 * by populating first is not split by MADV_NOHUGEPAGE (the guests' THP=always made each flip a 128-PMD walk). */
+	 * by populating first is not split by MADV_NOHUGEPAGE (the guests' THP=always made each flip a 128-PMD walk).
+	 * Populated in one call, not page by page: where faults take mmap_lock (6.1), tens of thousands of fault holds
+	 * would fill the per-CPU table of longest holds that decides which holds get a stack. */
 	madvise(region, region_len, MADV_NOHUGEPAGE);
-	memset(region, 1, region_len);
+	if (madvise(region, region_len, MADV_POPULATE_WRITE))
+		memset(region, 1, region_len);
 	pthread_t h, w;
 	pthread_create(&w, NULL, waiter, NULL);
 	pthread_create(&h, NULL, holder, NULL);

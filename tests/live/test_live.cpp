@@ -686,8 +686,8 @@ TEST_CASE("direct and inferred modes agree on LRU drain calls and anon_vma_chain
   if (!why.empty()) SKIP(why);
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2) SKIP("needs 2 CPUs: a drain is only queued to another CPU");
   const std::string direct = "--mode lru_drain=direct,anon_vma_clone=direct", inferred = "--mode inferred";
-  // --lockstep: before each call the helpers fault one fresh page, so every drain call queues work and inference,
-  // which sees only calls that queue, can count them all.
+  // --lockstep: before each call the caller and the helpers fault one fresh page each, so a drain call queues work
+  // (inference sees only calls that queue), the caller's CPU first.
   const std::string drains = kMigratePrep + " --rounds 10 --lockstep";
   json d = record_json(drains, "agree-direct", direct);
   json i = record_json(drains, "agree-inferred", inferred);
@@ -696,7 +696,15 @@ TEST_CASE("direct and inferred modes agree on LRU drain calls and anon_vma_chain
   REQUIRE(dl["mode"] == "direct");
   REQUIRE(il["mode"] == "inferred");
   CHECK(dl["calls"].get<uint64_t>() >= 30);  // 10 rounds of mbind, migrate_pages, move_pages
-  CHECK(dl["calls"] == il["calls"]);
+  // The inference rules against the brackets, on the same events: each bracketed call that queued work is one
+  // inferred call. (Across two runs the counts may differ: another task's drain can empty a CPU's batch just before
+  // a call, which then queues nothing and is invisible to inference.)
+  INFO(d["lru_drains"].dump() << "\n" << i["lru_drains"].dump());
+  CHECK(d["lru_drains"]["queued_calls"].get<uint64_t>() >= 1);
+  CHECK(d["lru_drains"]["inferred_calls"] == d["lru_drains"]["queued_calls"]);
+  CHECK(il["calls"].get<uint64_t>() >= 1);
+  CHECK(il["calls"].get<uint64_t>() <= dl["calls"].get<uint64_t>());
+  CHECK(i["lru_drains"]["inferred_calls"] == il["calls"]);
   bool timed = false;
   for (const auto& f : dl["functions"]) timed |= f["time_inside"]["count"].get<uint64_t>() > 0;
   CHECK(timed);

@@ -1,0 +1,39 @@
+// Files the user names (-o, --json): written whole or not at all. The content goes to a private temporary file
+// beside the target (0600: recordings and reports hold kernel addresses), which replaces the target only once
+// complete; on any failure the target is untouched and the temporary file is removed. A target that exists and is
+// not a regular file (a symlink, a device, a directory) is refused before anything is written.
+#pragma once
+#include <ext/stdio_filebuf.h>
+
+#include <memory>
+#include <ostream>
+#include <string>
+
+namespace holdscope {
+
+class OutputFile {
+ public:
+  explicit OutputFile(std::string target);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  std::ostream& stream() { return *stream_; }
+  const std::string& target() const { return target_; }
+  // Writes everything out and puts the file in place; throws ToolError (with the reason, e.g. a full disk) if not.
+  void commit();
+
+ private:
+  std::string target_, temp_;
+  std::unique_ptr<__gnu_cxx::stdio_filebuf<char>> buf_;
+  std::unique_ptr<std::ostream> stream_;
+  bool committed_ = false;
+};
+
+// Refuses a target that exists and is not a regular file (what OutputFile checks first), for early checks.
+void check_output_target(const std::string& target);
+
+// The whole content, through an OutputFile.
+void write_output_file(const std::string& target, const std::string& content);
+
+}  // namespace holdscope
