@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "analyzers/untrusted_text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -11,6 +13,15 @@
 namespace holdscope {
 
 namespace {
+
+// A member of an object, or an empty object when there is none: a report read from a file may lack any key, and
+// reading a missing key of a const json is undefined behaviour.
+const nlohmann::json& member(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  if (!j.is_object()) return kEmpty;
+  auto it = j.find(key);
+  return it == j.end() ? kEmpty : *it;
+}
 
 double binomial(size_t n, size_t k) {
   double r = 1;
@@ -24,7 +35,7 @@ double mean(const std::vector<double>& v) {
 
 void add_summary(std::map<std::string, double>& f, const std::string& prefix, const nlohmann::json& s) {
   for (const char* k : {"count", "p50_ns", "p90_ns", "p99_ns", "max_ns", "total_ns"})
-    if (s.contains(k)) f[prefix + "." + k] = s[k].get<double>();
+    if (member(s, k).is_number()) f[prefix + "." + k] = member(s, k).get<double>();
 }
 
 }  // namespace
@@ -34,15 +45,15 @@ static std::map<std::string, double> single_report_figures(const nlohmann::json&
 std::map<std::string, double> report_figures(const nlohmann::json& r) {
   if (!r.contains("scenarios")) return single_report_figures(r);
   std::map<std::string, double> f;
-  for (const auto& s : r["scenarios"]) {
+  for (const auto& s : member(r, "scenarios")) {
     std::string name = s.value("name", "?") + ":";
     if (s.contains("report"))
-      for (const auto& [k, v] : single_report_figures(s["report"])) f[name + k] = v;
+      for (const auto& [k, v] : single_report_figures(member(s, "report"))) f[name + k] = v;
     const nlohmann::json ev = s.value("evidence", nlohmann::json::object());
     for (const auto& [k, v] : ev.items())
       if (v.is_number()) f[name + "evidence." + k] = v.get<double>();
     if (ev.contains("workload"))
-      for (const auto& [k, v] : ev["workload"].items())
+      for (const auto& [k, v] : member(ev, "workload").items())
         if (v.is_number()) f[name + "workload." + k] = v.get<double>();
   }
   return f;
@@ -52,7 +63,7 @@ static std::map<std::string, double> single_report_figures(const nlohmann::json&
   std::map<std::string, double> f;
   for (const char* what : {"holds", "waits"})
     for (const char* mode : {"read", "write"})
-      if (r.contains(what) && r[what].contains(mode)) add_summary(f, std::string(what) + "." + mode, r[what][mode]);
+      if (r.contains(what) && member(r, what).contains(mode)) add_summary(f, std::string(what) + "." + mode, member(member(r, what), mode));
   // Allocations and sleeping work summed by kind and mode: stacks differ between kernels, these totals do not.
   for (const char* kind : {"page", "slab"})
     for (const char* mode : {"read", "write"})
@@ -70,33 +81,34 @@ static std::map<std::string, double> single_report_figures(const nlohmann::json&
     f[key + ".total_ns"] += s.value("total_ns", 0.0);
   }
   if (r.contains("lru_drains"))
-    for (const char* m : {"none", "read", "write"}) f[fmt::format("lru_drain.calls.{}", m)] = r["lru_drains"]["calls"].value(m, 0.0);
+    for (const char* m : {"none", "read", "write"}) f[fmt::format("lru_drain.calls.{}", m)] = member(member(r, "lru_drains"), "calls").value(m, 0.0);
   if (r.contains("anon_vma_clone"))
     for (const char* k : {"nowait_attempts", "nowait_failures", "gfp_kernel_retries", "may_sleep_under_anon_vma_lock"})
-      f[std::string("anon_vma_clone.") + k] = r["anon_vma_clone"].value(k, 0.0);
+      f[std::string("anon_vma_clone.") + k] = member(r, "anon_vma_clone").value(k, 0.0);
   for (const auto& p : r.value("attach_points", nlohmann::json::array())) {
     std::string name = "attach." + p.value("name", "?");
     if (p.contains("calls") && p["calls"].is_number()) f[name + ".calls"] = p["calls"].get<double>();
     for (const auto& fn : p.value("functions", nlohmann::json::array()))
-      add_summary(f, name + "." + fn.value("name", "?") + ".time_inside", fn["time_inside"]);
+      add_summary(f, name + "." + fn.value("name", "?") + ".time_inside", member(fn, "time_inside"));
   }
   if (r.contains("khugepaged")) {
     for (const char* k : {"attempted", "succeeded", "blocked_waits"}) f[std::string("khugepaged.") + k] = 0;
     for (const char* m : {"none", "read", "write"}) f[fmt::format("khugepaged.alloc_under.{}", m)] = 0;
-    for (const auto& m : r["khugepaged"].value("mms", nlohmann::json::array())) {
+    for (const auto& m : member(r, "khugepaged").value("mms", nlohmann::json::array())) {
       for (const char* k : {"attempted", "succeeded", "blocked_waits"}) f[std::string("khugepaged.") + k] += m.value(k, 0.0);
       for (const char* md : {"none", "read", "write"})
-        f[fmt::format("khugepaged.alloc_under.{}", md)] += m["huge_page_allocated_under"].value(md, 0.0);
-      f["khugepaged.write_hold.max_ns"] = std::max(f["khugepaged.write_hold.max_ns"], m["write_hold"].value("max_ns", 0.0));
+        f[fmt::format("khugepaged.alloc_under.{}", md)] += member(m, "huge_page_allocated_under").value(md, 0.0);
+      f["khugepaged.write_hold.max_ns"] = std::max(f["khugepaged.write_hold.max_ns"], member(m, "write_hold").value("max_ns", 0.0));
     }
   }
-  const nlohmann::json by_lock = r.contains("slow_path") ? r["slow_path"].value("by_lock", nlohmann::json::object())
+  const nlohmann::json by_lock = r.contains("slow_path") ? member(r, "slow_path").value("by_lock", nlohmann::json::object())
                                                         : nlohmann::json::object();
   for (const auto& [mode, b] : by_lock.items())
     for (const char* k : {"entries", "reclaim_ns", "compaction_ns"})
       f[fmt::format("slow_path.{}.{}", mode, k)] = b.value(k, 0.0);
   if (r.contains("drops"))
-    for (const auto& [k, v] : r["drops"].items()) f["drops." + k] = v.get<double>();
+    for (const auto& [k, v] : member(r, "drops").items())
+      if (v.is_number()) f["drops." + k] = v.get<double>();
   return f;
 }
 
@@ -109,13 +121,14 @@ DiffResult diff_reports(const std::vector<nlohmann::json>& a, const std::vector<
     const auto& s = r.value("scenarios", nlohmann::json::array());
     return s.empty() ? "" : s[0].value("kernel", "");
   };
-  if (!a.empty()) d.kernel_a = kernel_of(a[0]);
-  if (!b.empty()) d.kernel_b = kernel_of(b[0]);
+  // Reports come from files: every name in them is untrusted text.
+  if (!a.empty()) d.kernel_a = escape_untrusted(kernel_of(a[0]));
+  if (!b.empty()) d.kernel_b = escape_untrusted(kernel_of(b[0]));
   std::vector<std::map<std::string, double>> fa, fb;
   std::set<std::string> names;
   auto verdicts_of = [](const nlohmann::json& r, std::map<std::string, std::vector<std::string>>& out) {
     for (const auto& s : r.value("scenarios", nlohmann::json::array()))
-      out[s.value("name", "?")].push_back(s.value("verdict", "?"));
+      out[escape_untrusted(s.value("name", "?"))].push_back(escape_untrusted(s.value("verdict", "?")));
   };
   std::map<std::string, std::vector<std::string>> va, vb;
   for (const auto& r : a) verdicts_of(r, va);
@@ -140,7 +153,7 @@ DiffResult diff_reports(const std::vector<nlohmann::json>& a, const std::vector<
   double p_sep = (a.empty() || b.empty()) ? 1 : std::min(1.0, 2.0 / binomial(a.size() + b.size(), a.size()));
   for (const auto& name : names) {
     DiffRow row;
-    row.figure = name;
+    row.figure = escape_untrusted(name);
     for (const auto& f : fa) row.a.push_back(f.count(name) ? f.at(name) : 0);
     for (const auto& f : fb) row.b.push_back(f.count(name) ? f.at(name) : 0);
     row.mean_a = mean(row.a);

@@ -52,6 +52,7 @@ RecordingWriter::RecordingWriter(std::ostream& out) : out_(out) {
   h.event_abi = HS_EVENT_ABI;
   h.event_size = sizeof(hs_event);
   out_.write(reinterpret_cast<const char*>(&h), sizeof h);
+  out_.flush();  // a recording cut short (the recorder killed) still says what it is
   buffer_.reserve(kChunkEvents);
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "analyzers/diff.h"
 #include "analyzers/recording.h"
 #include "tool/output_file.h"
+#include "tool/settings_journal.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -44,6 +46,8 @@ class Child {
     if (pid_ == 0) {
       close(go[1]);
       close(err[0]);
+      // A traced command does not outlive holdscope: killed with it, its changes are undone at the next start.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
       char c;
@@ -131,6 +135,7 @@ Report analyze_file(const std::string& path, size_t top, uint64_t* events = null
 
 int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   require_root();
+  undo_changes_of_dead_workloads();
   if (!rep.json_path.empty()) check_output_target(rep.json_path);
   // Written beside -o and put in place only once complete: a failed run leaves whatever -o named as it was.
   OutputFile output(ro.output);
@@ -196,6 +201,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   if (child) {
     child->terminate();
     ctx.command_exit = child->status();
+    undo_workload_changes(child->pid());  // whatever its status: a killed workload could not undo its own
   }
 
   ctx.counters = tracer.counters();

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   CLI::App app{"holdscope: mmap_lock hold times and the sleeping work done under mmap_lock, from tracepoints.\n"
                "With no subcommand: trace the whole system for 10 s (or until Ctrl-C) and print the report."};
   app.set_version_flag("--version", "holdscope 0.1");
+  // A usage error is one line, like every other error.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) { return "holdscope: " + std::string(e.what()) + " (see --help)\n"; });
   RecordOptions live;
   ReportOptions live_rep;
   bool verbose = false;

@@ -16,6 +16,7 @@
 #include "analyzers/verdicts.h"
 #include "tool/commands.h"
 #include "tool/output_file.h"
+#include "tool/scratch_dir.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -92,11 +93,8 @@ int numa_nodes() {
   return n;
 }
 
-std::string tmp_path(const std::string& what) {
-  return "/tmp/holdscope-scenario-" + std::to_string(getpid()) + "-" + what;
-}
 
-nlohmann::json run_one(const ScenarioDef& d, bool quick, int& failures) {
+nlohmann::json run_one(const ScenarioDef& d, bool quick, const ScratchDir& scratch, int& failures) {
   nlohmann::json out = {{"name", d.name}, {"seed", d.seed}, {"invariant", d.invariant}};
   if (numa_nodes() < d.numa_nodes) {
     out["verdict"] = fmt::format("skipped: needs {} NUMA nodes", d.numa_nodes);
@@ -113,7 +111,7 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, int& failures) {
   }
   std::string workload = self_dir() + "/workloads/" + d.workload;
   if (access(workload.c_str(), X_OK) != 0) throw ToolError("workload " + workload + " is missing (build it first)");
-  std::string rec = tmp_path(std::string(d.name) + ".hsr"), stats_path = tmp_path(std::string(d.name) + ".stats");
+  std::string rec = scratch.file(std::string(d.name) + ".hsr"), stats_path = scratch.file(std::string(d.name) + ".stats");
   RecordOptions ro;
   ro.output = rec;
   ro.quiet = true;
@@ -203,10 +201,12 @@ int run_scenarios(const ScenarioOptions& o) {
     for (const auto& n : scenario_names()) names += " " + n;
     throw ToolError("no scenario " + o.which + " (known:" + names + ", all)");
   }
+  if (!o.json_path.empty()) check_output_target(o.json_path);
+  ScratchDir scratch("scenario");
   int failures = 0, violations = 0;
   nlohmann::json all = nlohmann::json::array();
   for (const auto* d : chosen) {
-    nlohmann::json s = run_one(*d, o.quick, failures);
+    nlohmann::json s = run_one(*d, o.quick, scratch, failures);
     if (s["verdict"] == "violated") violations++;
     print_one(s);
     all.push_back(std::move(s));

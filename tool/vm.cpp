@@ -86,6 +86,36 @@ std::vector<std::pair<std::string, std::string>> map_output_files(std::vector<st
   return files;
 }
 
+GuestFileReceiver::GuestFileReceiver(const std::vector<std::pair<std::string, std::string>>& files)
+    : host_of_(files.begin(), files.end()) {}
+
+bool GuestFileReceiver::feed(const std::string& line) {
+  if (line.rfind("HOLDSCOPE-FILE-BEGIN ", 0) == 0) {
+    current_ = line.substr(21);
+    body_.clear();
+    in_file_ = true;
+    return true;
+  }
+  if (!in_file_) return false;
+  if (line != "HOLDSCOPE-FILE-END") {
+    body_ += line;
+    return true;
+  }
+  in_file_ = false;
+  auto h = host_of_.find(current_);
+  if (h == host_of_.end()) {
+    std::cerr << "holdscope vm: ignored a file the guest sent that was not asked for: " << escape_untrusted(current_) << "\n";
+    return true;
+  }
+  try {
+    write_output_file(h->second, base64_decode(body_));
+    std::cerr << "holdscope vm: copied " << h->second << "\n";
+  } catch (const ToolError& e) {
+    std::cerr << "holdscope vm: " << e.what() << "\n";
+  }
+  return true;
+}
+
 int run_vm(const VmOptions& o) {
   std::string kernel = o.kernel;
   if (kernel == "6.1" || kernel == "6.12") {
@@ -107,39 +137,14 @@ int run_vm(const VmOptions& o) {
             << o.numa << " NUMA node" << (o.numa == 1 ? "" : "s") << "; timeout " << o.timeout_s << " s\n";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) throw ToolError("cannot start the VM runner: " + std::string(strerror(errno)));
-  std::map<std::string, std::string> host_of(files.begin(), files.end());
-  std::string line, current, body;
+  GuestFileReceiver receiver(files);
+  std::string line;
   bool in_guest = false;
   char buf[4096];
   while (fgets(buf, sizeof buf, p)) {
     line = buf;
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    if (line.rfind("HOLDSCOPE-FILE-BEGIN ", 0) == 0) {
-      current = line.substr(21);
-      body.clear();
-      continue;
-    }
-    if (!current.empty()) {
-      if (line == "HOLDSCOPE-FILE-END") {
-        // The guest names the file; only the files the user asked for, by name, are written, and where the user said.
-        auto h = host_of.find(current);
-        if (h == host_of.end()) {
-          std::cerr << "holdscope vm: ignored a file the guest sent that was not asked for: " << escape_untrusted(current)
-                    << "\n";
-        } else {
-          try {
-            write_output_file(h->second, base64_decode(body));
-            std::cerr << "holdscope vm: copied " << h->second << "\n";
-          } catch (const ToolError& e) {
-            std::cerr << "holdscope vm: " << e.what() << "\n";
-          }
-        }
-        current.clear();
-      } else {
-        body += line;
-      }
-      continue;
-    }
+    if (receiver.feed(line)) continue;
     if (line.find("HOLDSCOPE-GUEST:") != std::string::npos) {
       in_guest = true;
       std::cerr << "holdscope vm: " << line.substr(line.find("HOLDSCOPE-GUEST:") + 17) << " up, running holdscope\n";

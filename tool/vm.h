@@ -2,6 +2,7 @@
 // output files back. The boot mechanics live in scripts/vm-run.sh and scripts/fetch-kernels.sh (also used by the test
 // suite); this is the user-facing interface over them.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,20 @@ int run_kernels_fetch(const std::vector<std::string>& series);
 int parse_mem_mib(const std::string& s);
 // Rewrites file arguments (--json F, -o F, --output F) to /out/<name> in the guest; returns guest name -> host path.
 std::vector<std::pair<std::string, std::string>> map_output_files(std::vector<std::string>& args);
+
+// Takes the guest console line by line and writes back the files it carries (HOLDSCOPE-FILE-BEGIN NAME, base64,
+// HOLDSCOPE-FILE-END). The guest only names a file: a name the user did not ask for is ignored, and a file is
+// written only where the user said, whatever the guest sends.
+class GuestFileReceiver {
+ public:
+  explicit GuestFileReceiver(const std::vector<std::pair<std::string, std::string>>& files);
+  // True when the line belonged to a file (and must not be shown as console output).
+  bool feed(const std::string& line);
+
+ private:
+  std::map<std::string, std::string> host_of_;
+  std::string current_, body_;
+  bool in_file_ = false;
+};
 
 }  // namespace holdscope

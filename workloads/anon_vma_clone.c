@@ -32,6 +32,7 @@ static void cleanup(void)
 	if (file[0])
 		unlink(file);
 	file[0] = 0;
+	wl_journal_done();
 }
 
 static void *reader(void *arg)
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 		return 1;
 	/* Written from inside the cgroup, so its page cache is charged there and fills it to the limit. */
 	snprintf(file, sizeof file, "/var/tmp/holdscope-anon-vma-clone-%d", getpid());
+	wl_journal("unlink", file, NULL);
 	int fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	static char chunk[1 << 20];
 	memset(chunk, 7, sizeof chunk);
@@ -98,8 +100,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	long forked = 0;
+	pid_t parent = getpid();
 	pid_t child = fork();
 	if (child == 0) {
+		wl_die_with_parent(parent);
 		for (long i = 0; i < vmas; i++)
 			base[i * 2 * page] = 2; /* a second chain per VMA */
 		for (long i = 0; i < forks && !atomic_load(&wl_stop); i++) {

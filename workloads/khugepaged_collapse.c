@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "common.h"
+#include "journal.h"
 
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
@@ -73,6 +74,7 @@ static void restore_knobs(void)
 			fprintf(stderr, "khugepaged-collapse: cannot restore %s to %s\n", path, knobs[i].saved);
 		knobs[i].changed = 0;
 	}
+	wl_journal_done();
 }
 
 static int speed_up_khugepaged(void)
@@ -82,6 +84,7 @@ static int speed_up_khugepaged(void)
 		snprintf(path, sizeof path, KNOBS "%s", knobs[i].name);
 		if (read_str(path, knobs[i].saved, sizeof knobs[i].saved))
 			return -1;
+		wl_journal("write", path, knobs[i].saved);
 		if (write_str(path, knobs[i].fast))
 			return -1;
 		knobs[i].changed = 1;

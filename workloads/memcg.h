@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "journal.h"
+
 static char memcg_dir[256], memcg_parent_procs[256];
 
 static inline int memcg_write(const char *path, const char *s)
@@ -53,6 +55,7 @@ static inline int memcg_enter(const char *tag, long limit_mib)
 		fprintf(stderr, "no memory cgroup controller found\n");
 		return -1;
 	}
+	wl_journal("rmdir", memcg_dir, NULL);
 	if (mkdir(memcg_dir, 0755) && errno != EEXIST) {
 		perror("mkdir cgroup");
 		memcg_dir[0] = 0;

@@ -25,6 +25,17 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// Waits until cond() holds, checking it every 20 ms; false after hang_guard (a bound against hanging the suite, far
+// above any state's real arrival, not a stand-in for it).
+inline bool wait_for(const std::function<bool()>& cond, std::chrono::seconds hang_guard = std::chrono::seconds(900)) {
+  auto end = std::chrono::steady_clock::now() + hang_guard;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > end) return cond();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 // Runs argv[0] with argv, its stdout and stderr into files; killed (SIGKILL) and reaped if still running at the end.
 class Background {
  public:
@@ -69,12 +80,9 @@ class Background {
   // Waits until cond() holds, checking it every 20 ms. False when the process exits first, or after hang_guard (a
   // bound against hanging the suite, far above any state's real arrival, not a stand-in for it).
   bool wait_until(const std::function<bool()>& cond, std::chrono::seconds hang_guard = std::chrono::seconds(900)) {
-    auto end = std::chrono::steady_clock::now() + hang_guard;
-    while (!cond()) {
-      if (!running() || std::chrono::steady_clock::now() > end) return cond();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
+    bool exited = false;
+    wait_for([&] { return cond() || (exited = !running()); }, hang_guard);
+    return cond();
   }
 
   // Sends sig and waits for the exit; returns the exit code (128+signal when killed). A process still running after

@@ -28,6 +28,7 @@ static void cleanup(void)
 		unlink(file);
 		file[0] = 0;
 	}
+	wl_journal_done();
 }
 
 static void on_signal(int sig)
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 
 	/* The file is written outside the cgroup and dropped from the page cache, so reading it charges the cgroup. */
 	snprintf(file, sizeof file, "/var/tmp/holdscope-ka-reclaim-%d", getpid());
+	wl_journal("unlink", file, NULL);
 	int fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0) {
 		perror("open");

@@ -1,3 +1,7 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <catch2/catch_test_macros.hpp>
 
 #include "tool/system_info.h"
@@ -22,4 +26,42 @@ TEST_CASE("vm: memory sizes") {
   CHECK_THROWS_AS(parse_mem_mib("2T"), ToolError);
   CHECK_THROWS_AS(parse_mem_mib("lots"), ToolError);
   CHECK_THROWS_AS(parse_mem_mib("-1G"), ToolError);
+}
+
+TEST_CASE("vm: the guest names files, but only the files asked for are written, and only where the user said") {
+  char tmpl[] = "/tmp/holdscope-unit-vm-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  std::string dir = tmpl, wanted = dir + "/report.json", planted = dir + "/victim";
+  std::ofstream(planted) << "keep";
+  std::vector<std::string> args = {"record", "--json", wanted, "--", "true"};
+  GuestFileReceiver rx(map_output_files(args));
+  auto send = [&](const std::string& name, const std::string& b64) {
+    CHECK(rx.feed("HOLDSCOPE-FILE-BEGIN " + name));
+    CHECK(rx.feed(b64));
+    CHECK(rx.feed("HOLDSCOPE-FILE-END"));
+  };
+  send(planted, "aGFja2Vk");        // "hacked", to a path of the guest's choosing
+  send("../victim", "aGFja2Vk");
+  send("victim", "aGFja2Vk");
+  send("report.json", "e30K");      // "{}\n", the file asked for
+  CHECK_FALSE(rx.feed("an ordinary console line"));
+  std::ifstream v(planted);
+  std::string kept;
+  std::getline(v, kept);
+  CHECK(kept == "keep");
+  std::ifstream w(wanted);
+  std::string got;
+  std::getline(w, got);
+  CHECK(got == "{}");
+  struct stat st;
+  REQUIRE(stat(wanted.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);  // it may hold kernel addresses
+  unlink(wanted.c_str());
+  unlink(planted.c_str());
+  rmdir(dir.c_str());
+}
+
+TEST_CASE("vm: two output files with the same name are refused (the guest returns files by name)") {
+  std::vector<std::string> args = {"record", "-o", "/a/x.hsr", "--json", "/b/x.hsr"};
+  CHECK_THROWS_AS(map_output_files(args), ToolError);
 }
