@@ -682,6 +682,7 @@ struct Analyzer::Impl {
     });
     r.drops.ringbuf = ctx.counters.ringbuf;
     r.drops.map_full = ctx.counters.task_map_full + ctx.counters.scope_map_full + ctx.counters.alloc_map_full;
+    r.drops.untraced_processes = ctx.counters.scope_map_full;
     r.drops.stack = ctx.counters.stack;
     r.drops.held_overflow = ctx.counters.held_overflow;
     r.analyzer_state.tracked_tasks_end = tracked_tasks();

@@ -254,7 +254,8 @@ nlohmann::json report_to_json(const Report& r) {
                          {"tracked_locks_end", r.analyzer_state.tracked_locks_end}};
   j["drops"] = {{"ringbuf", r.drops.ringbuf},           {"map_full", r.drops.map_full},
                 {"stack", r.drops.stack},               {"unmatched", r.drops.unmatched},
-                {"out_of_order", r.drops.out_of_order}, {"held_overflow", r.drops.held_overflow}};
+                {"out_of_order", r.drops.out_of_order}, {"held_overflow", r.drops.held_overflow},
+                {"untraced_processes", r.drops.untraced_processes}};
   return j;
 }
 
@@ -357,6 +358,11 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   out << fmt::format("drops: ringbuf {}, map_full {}, stack {}, unmatched {}, out_of_order {}, held_overflow {}\n",
                      r.drops.ringbuf, r.drops.map_full, r.drops.stack, r.drops.unmatched, r.drops.out_of_order,
                      r.drops.held_overflow);
+  if (r.drops.untraced_processes)
+    out << fmt::format("  {} process{} of the traced command found no room in the scope map and {} not traced: every "
+                       "hold of {} is missing from this report\n",
+                       r.drops.untraced_processes, r.drops.untraced_processes == 1 ? "" : "es",
+                       r.drops.untraced_processes == 1 ? "was" : "were", r.drops.untraced_processes == 1 ? "it" : "theirs");
 }
 
 }  // namespace holdscope

@@ -195,6 +195,7 @@ struct SlowPathReport {
 struct Drops {
   uint64_t ringbuf = 0;
   uint64_t map_full = 0;
+  uint64_t untraced_processes = 0;  // of the traced command: no room in the scope map, their events all missing
   uint64_t stack = 0;
   uint64_t unmatched = 0;
   uint64_t out_of_order = 0;

@@ -134,19 +134,32 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* The traced command's processes and their mms. An entry goes when its process is freed (hs_free), so the maps hold
+ * the processes alive at once, not all there ever were: sized for a busy server's process count. A process that finds
+ * no room is not traced, and counted (HS_CNT_SCOPE_MAP_FULL). */
+#define HS_MAX_TARGETS 65536
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, HS_MAX_TARGETS);
 	__type(key, __u32); /* tgid */
 	__type(value, struct target);
 } targets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, HS_MAX_TARGETS);
 	__type(key, __u64); /* mm */
 	__type(value, __u32);
 } target_mms SEC(".maps");
+
+/* Forgets mm as a target's, unless another target has it now (a freed mm's address can be reused). */
+static __always_inline void forget_target_mm(__u64 mm, __u32 tgid)
+{
+	__u32 *owner = bpf_map_lookup_elem(&target_mms, &mm);
+	if (owner && *owner == tgid)
+		bpf_map_delete_elem(&target_mms, &mm);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -592,7 +605,7 @@ static __always_inline bool in_scope(__u64 mm)
 			if (cur == mm) {
 				__u64 old = t->mm;
 				if (old)
-					bpf_map_delete_elem(&target_mms, &old);
+					forget_target_mm(old, tgid);
 				t->mm = mm;
 				if (bpf_map_update_elem(&target_mms, &mm, &tgid, BPF_ANY))
 					count(HS_CNT_SCOPE_MAP_FULL);
@@ -1328,6 +1341,26 @@ int hs_fork(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* A target process is forgotten when its group leader is freed: every thread has exited and the process has been
+ * reaped, so no event of it can follow. Without this the map would fill with the dead of a long or forking command. */
+SEC("raw_tp/sched_process_free")
+int hs_free(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!filter_targets)
+		return 0;
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 pid = BPF_CORE_READ(task, pid);
+	if (pid != (__u32)BPF_CORE_READ(task, tgid))
+		return 0;
+	struct target *t = bpf_map_lookup_elem(&targets, &pid);
+	if (!t)
+		return 0;
+	if (t->mm)
+		forget_target_mm(t->mm, pid);
+	bpf_map_delete_elem(&targets, &pid);
+	return 0;
+}
+
 /* A task is reported by its latest name (after exec or prctl(PR_SET_NAME)), not the one it had at its first
  * acquisition: forget the cached name, and the next acquisition caches the new one. */
 SEC("tp/task/task_rename")
@@ -1342,19 +1375,16 @@ int hs_rename(struct trace_event_raw_task_rename *ctx)
 SEC("tp/sched/sched_process_exit")
 int hs_exit(void *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	__u32 tgid = id >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (filter_targets && tid == tgid) {
+	if (filter_targets) {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		/* signal->live reaches zero when the last thread exits; only then is the mm gone for good. */
+		/* signal->live reaches zero when the last thread exits (the leader or not): only then is the mm gone for
+		 * good. The target itself stays until its process is freed (hs_free). */
 		if (BPF_CORE_READ(task, signal, live.counter) == 0) {
 			struct target *t = bpf_map_lookup_elem(&targets, &tgid);
-			if (t && t->mm) {
-				__u64 mm = t->mm;
-				bpf_map_delete_elem(&target_mms, &mm);
-			}
+			if (t && t->mm)
+				forget_target_mm(t->mm, tgid);
 		}
 	}
 	/* The storage goes with the task, so its tally is added now (also once tracing is off: the end-of-trace iterator

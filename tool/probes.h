@@ -38,6 +38,7 @@ inline constexpr TracepointSpec kTracepoints[] = {
     {"hs_queue_work", "workqueue", "workqueue_queue_work", "tracepoint", false},
     {"hs_fork", "sched", "sched_process_fork", "raw_tracepoint", true, 2},
     {"hs_exit", "sched", "sched_process_exit", "tracepoint", true},
+    {"hs_free", "sched", "sched_process_free", "raw_tracepoint", true, 1},
     {"hs_rename", "task", "task_rename", "tracepoint", false},
     {"hs_compact_try", "compaction", "mm_compaction_try_to_compact_pages", "tracepoint", false},
     {"hs_collapse", "huge_memory", "mm_collapse_huge_page", "tracepoint", false},

@@ -7,6 +7,7 @@
 #define HOLDSCOPE_WORKLOAD_JOURNAL_H
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
