@@ -437,7 +437,7 @@ struct Analyzer::Impl {
     uint64_t bytes = 0;
     if (kind == HS_ALLOC_PAGE) {
       k.order = static_cast<uint32_t>(what);
-      bytes = ctx.page_size << what;
+      bytes = what < 64 ? ctx.page_size << what : 0;  // an order no kernel has comes only from a damaged recording
     } else if (kind == HS_ALLOC_SLAB) {
       auto c = ctx.caches.find(what);
       if (c != ctx.caches.end()) {

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
-bash scripts/build.sh --with-static
+bash scripts/build.sh --with-static --with-sanitizers
 bash scripts/fetch-kernels.sh 6.1 6.12 || echo "test.sh: kernels not fetched; the VM tests will be skipped"
 cd build
 exec ctest --output-on-failure "$@"

@@ -52,14 +52,16 @@ TEST_CASE("diff: overlapping runs, or too few runs, are not significant") {
                            report("A", 250, 10, 1)};
     std::vector<json> b = {report("B", 220, 10, 1), report("B", 400, 10, 1), report("B", 260, 10, 1),
                            report("B", 350, 10, 1)};
-    auto& r = row(diff_reports(a, b), "holds.write.p99_ns");
+    holdscope::DiffResult d = diff_reports(a, b);  // kept: row() returns a reference into it
+    auto& r = row(d, "holds.write.p99_ns");
     CHECK_FALSE(r.separated);
     CHECK_FALSE(r.significant);
     CHECK(r.change_pct > 0);
   }
   SECTION("3 vs 3 separated runs: p = 0.1") {
     std::vector<json> a(3, report("A", 100, 10, 1)), b(3, report("B", 900, 10, 1));
-    auto& r = row(diff_reports(a, b), "holds.write.p99_ns");
+    holdscope::DiffResult d = diff_reports(a, b);  // kept: row() returns a reference into it
+    auto& r = row(d, "holds.write.p99_ns");
     CHECK(r.separated);
     CHECK_THAT(r.p_separation, Catch::Matchers::WithinAbs(0.1, 1e-12));
     CHECK_FALSE(r.significant);
