@@ -498,7 +498,7 @@ TEST_CASE("khugepaged: MADV_COLLAPSE and khugepaged collapses, the huge page all
   json st = json::parse(slurp(stats), nullptr, false);
   unlink(stats.c_str());
   if (st.is_discarded()) SKIP("the workload skipped: transparent huge pages unavailable here");
-  INFO(st.dump() << "\n" << j["khugepaged"].dump().substr(0, 3000));
+  INFO(st.dump() << "\n" << j["khugepaged"].dump().substr(0, 6000) << "\ndrops " << j["drops"].dump());
   const int64_t regions = 2;
   CHECK(st["madv_collapse_ok"] == regions);
   int64_t by_khugepaged = st["khugepaged_huge_kb"].get<int64_t>() / 2048;
