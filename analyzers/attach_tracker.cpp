@@ -523,6 +523,9 @@ struct AttachTracker::Impl {
   }
 
   void finish() {
+    for (const auto& [tid, t] : tasks)
+      for (const auto& f : t.frames)
+        if (f.slot >= 0 && f.slot < int(slot_stats.size())) slot_stats[f.slot].open_at_end++;
     // An inferred anchor still open has no collapse tracepoint after it: a huge page that was not khugepaged's.
     for (int slot = 0; slot < int(slot_stats.size()); slot++) {
       slot_stats[slot].time_inside = slot_time[slot].summarize();

@@ -59,7 +59,7 @@ nlohmann::json attach_points_json(const Report& r) {
     auto& fns = j["functions"] = nlohmann::json::array();
     for (const auto& f : p.functions)
       fns.push_back({{"name", f.name}, {"calls", f.calls}, {"calls_by_lock", by_lock_json(f.calls_by_lock)},
-                     {"time_inside", summary_json(f.time_inside)}});
+                     {"time_inside", summary_json(f.time_inside)}, {"open_at_end", f.open_at_end}});
     j["inside"] = {{"page_allocs", p.page_allocs}, {"slab_allocs", p.slab_allocs},
                    {"may_sleep_allocs", p.may_sleep_allocs}, {"reclaims", p.reclaims},
                    {"reclaim_ns", p.reclaim_ns}, {"compactions", p.compactions}, {"compaction_ns", p.compaction_ns}};

@@ -116,6 +116,7 @@ struct FunctionStats {
   uint64_t calls = 0;
   std::array<uint64_t, 3> calls_by_lock{};  // the caller's mmap_lock at entry: none, read, write
   Summary time_inside;
+  uint64_t open_at_end = 0;  // entered, not yet returned when the trace ended
 };
 
 struct StackCount {

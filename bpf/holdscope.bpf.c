@@ -1220,6 +1220,10 @@ static __always_inline int fn_entry(__u64 *ctx, int slot)
 	__u64 mm = 0;
 	if (slot_arg0_mm[slot])
 		bpf_get_func_arg(ctx, 0, &mm);
+	/* A function working on a named mm is in scope by that mm, whoever calls it: khugepaged, once it has state from
+	 * working on a target's mm, goes on to collapse other processes' pages, which are not the trace's. */
+	if (filter_targets && mm && !task_in_scope() && !bpf_map_lookup_elem(&target_mms, &mm))
+		return 0;
 	struct task_state *st = my_state(false);
 	if (!st) {
 		if (!task_in_scope() && !(mm && bpf_map_lookup_elem(&target_mms, &mm)))
