@@ -193,6 +193,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
     std::cerr << "holdscope: tracing the whole system for " << dur << " s (Ctrl-C to stop early)\n";
   while (!g_stop) {
     tracer.poll(100);
+    if (output.error()) throw ToolError("cannot write " + ro.output + ": " + strerror(output.error()));
     if (child && child->exited()) break;
     if (monotonic_ns() >= deadline) break;
   }

@@ -45,6 +45,31 @@ void remove_stale_temporaries(const std::string& dir, const std::string& prefix)
 
 }  // namespace
 
+void ErrorKeepingFilebuf::note(bool failed) {
+  if (failed && !first_error_) first_error_ = errno ? errno : EIO;
+}
+
+ErrorKeepingFilebuf::int_type ErrorKeepingFilebuf::overflow(int_type c) {
+  errno = 0;
+  int_type r = __gnu_cxx::stdio_filebuf<char>::overflow(c);
+  note(traits_type::eq_int_type(r, traits_type::eof()) && !traits_type::eq_int_type(c, traits_type::eof()));
+  return r;
+}
+
+std::streamsize ErrorKeepingFilebuf::xsputn(const char* s, std::streamsize n) {
+  errno = 0;
+  std::streamsize r = __gnu_cxx::stdio_filebuf<char>::xsputn(s, n);
+  note(r < n);
+  return r;
+}
+
+int ErrorKeepingFilebuf::sync() {
+  errno = 0;
+  int r = __gnu_cxx::stdio_filebuf<char>::sync();
+  note(r != 0);
+  return r;
+}
+
 OutputFile::OutputFile(std::string target) : target_(std::move(target)) {
   check_output_target(target_);
   size_t slash = target_.find_last_of('/');
@@ -56,7 +81,7 @@ OutputFile::OutputFile(std::string target) : target_(std::move(target)) {
   int fd = mkostemp(tmpl.data(), O_CLOEXEC);  // O_EXCL, mode 0600
   if (fd < 0) throw ToolError("cannot create " + target_ + ": " + strerror(errno));
   temp_ = tmpl;
-  buf_ = std::make_unique<__gnu_cxx::stdio_filebuf<char>>(fd, std::ios::out | std::ios::binary);
+  buf_ = std::make_unique<ErrorKeepingFilebuf>(fd, std::ios::out | std::ios::binary);
   stream_ = std::make_unique<std::ostream>(buf_.get());
 }
 
@@ -71,7 +96,7 @@ void OutputFile::commit() {
   errno = 0;
   stream_->flush();
   bool ok = static_cast<bool>(*stream_) && fsync(buf_->fd()) == 0;
-  int err = errno;
+  int err = buf_->first_error() ? buf_->first_error() : errno;
   if (!buf_->close()) {
     ok = false;
     if (!err) err = errno;

@@ -11,6 +11,22 @@
 
 namespace holdscope {
 
+// A file buffer that remembers the first write error (errno), which a later flush would otherwise report as nothing.
+class ErrorKeepingFilebuf : public __gnu_cxx::stdio_filebuf<char> {
+ public:
+  using __gnu_cxx::stdio_filebuf<char>::stdio_filebuf;
+  int first_error() const { return first_error_; }
+
+ protected:
+  int_type overflow(int_type c) override;
+  std::streamsize xsputn(const char* s, std::streamsize n) override;
+  int sync() override;
+
+ private:
+  void note(bool failed);
+  int first_error_ = 0;
+};
+
 class OutputFile {
  public:
   explicit OutputFile(std::string target);
@@ -20,12 +36,14 @@ class OutputFile {
 
   std::ostream& stream() { return *stream_; }
   const std::string& target() const { return target_; }
+  // The first write error so far (errno), or 0: a full disk is seen while recording, not only at the end.
+  int error() const { return buf_->first_error(); }
   // Writes everything out and puts the file in place; throws ToolError (with the reason, e.g. a full disk) if not.
   void commit();
 
  private:
   std::string target_, temp_;
-  std::unique_ptr<__gnu_cxx::stdio_filebuf<char>> buf_;
+  std::unique_ptr<ErrorKeepingFilebuf> buf_;
   std::unique_ptr<std::ostream> stream_;
   bool committed_ = false;
 };

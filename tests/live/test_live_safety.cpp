@@ -2,6 +2,7 @@
 // when it or its workload is killed.
 #include <dirent.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <array>
 #include <tuple>
 #include <catch2/catch_test_macros.hpp>
@@ -311,4 +313,45 @@ TEST_CASE("fork storms: 10,000 processes one after another, 5,000 alive at once,
       if (m == 1) CHECK(near(per_large, per_small * (large / small), 0.02));
     }
   }
+}
+
+TEST_CASE("a full disk: one clear line, a non-zero exit, and what -o names left as it was") {
+  REQUIRE_LIVE();
+  std::string dir = tmp("full");
+  REQUIRE((mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST));
+  if (mount("holdscope-test", dir.c_str(), "tmpfs", 0, "size=64k") != 0)
+    SKIP(std::string("cannot mount a 64 KiB tmpfs to fill: ") + strerror(errno));
+  std::string out = dir + "/rec.hsr";
+  std::ofstream(out) << "previous";
+  // ka_vmas 3000 makes a recording of several hundred KiB: the disk fills while it is written.
+  Run r = run(kHoldscope + " record -q -o " + out + " -- " + kVmas + " 3000");
+  one_line_error(r, "No space left on device");
+  CHECK(slurp(out) == "previous");
+  CHECK(entries(dir, ".rec.hsr.holdscope-").empty());
+  umount(dir.c_str());
+  rmdir(dir.c_str());
+}
+
+TEST_CASE("two records at once: each traces its own command only, and both give the known answer") {
+  REQUIRE_LIVE();
+  const int n1 = 300, n2 = 2300;
+  std::string r1 = tmp("twice1.hsr"), j1 = tmp("twice1.json"), r2 = tmp("twice2.hsr"), j2 = tmp("twice2.json");
+  live::Background a({kHoldscope, "record", "-q", "-o", r1, "--json", j1, "--", kVmas, std::to_string(n1)},
+                     tmp("twice1.out"), tmp("twice1.err"));
+  live::Background b({kHoldscope, "record", "-q", "-o", r2, "--json", j2, "--", kVmas, std::to_string(n2)},
+                     tmp("twice2.out"), tmp("twice2.err"));
+  int sa = a.wait(), sb = b.wait();
+  INFO(a.err() << b.err());
+  REQUIRE(sa == 0);
+  REQUIRE(sb == 0);
+  json x = json::parse(slurp(j1)), y = json::parse(slurp(j2));
+  for (const json* j : {&x, &y}) {
+    require_no_drops(*j);
+    REQUIRE((*j)["processes"].size() >= 1);
+    for (const auto& p : (*j)["processes"]) CHECK(p["comm"] == "ka_vmas");
+  }
+  int64_t d = static_cast<int64_t>(allocs(y, "slab", "write", "vm_area_struct")) -
+              static_cast<int64_t>(allocs(x, "slab", "write", "vm_area_struct"));
+  CHECK(near(d, n2 - n1, 0.02));
+  for (const auto& p : {r1, j1, r2, j2}) unlink(p.c_str());
 }
