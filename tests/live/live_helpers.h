@@ -151,6 +151,28 @@ const json& attach_point(const json& report, const std::string& name) {
   return report;
 }
 
+// The ids of the BPF programs a process holds (its fdinfo), read while it runs.
+std::vector<uint32_t> prog_ids_of(pid_t pid) {
+  std::vector<uint32_t> ids;
+  std::istringstream fds(run("cat /proc/" + std::to_string(pid) + "/fdinfo/* 2>/dev/null").out);
+  for (std::string line; std::getline(fds, line);)
+    if (line.rfind("prog_id:", 0) == 0) ids.push_back(static_cast<uint32_t>(std::stoul(line.substr(8))));
+  return ids;
+}
+
+// Whether none of these programs is loaded any more. The kernel frees a program after the last link to it is put,
+// which it does from a workqueue once the holder's files are closed: callers wait for this state.
+bool progs_unloaded(const std::vector<uint32_t>& ids) {
+  for (uint32_t id : ids) {
+    int fd = bpf_prog_get_fd_by_id(id);
+    if (fd >= 0) {
+      close(fd);
+      return false;
+    }
+  }
+  return true;
+}
+
 uint64_t clone_chain_allocs(const json& r) {
   const auto& a = r["anon_vma_clone"];
   return a["nowait_attempts"].get<uint64_t>() + a["gfp_kernel_retries"].get<uint64_t>() +

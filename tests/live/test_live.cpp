@@ -175,21 +175,14 @@ TEST_CASE("record then report gives the same report as record --json, and Ctrl-C
   Run load = run(kVmas + " 200");
   REQUIRE(load.status == 0);
   // The programs this instance holds, by id (other holdscope instances on the machine do not matter).
-  std::vector<uint32_t> ours;
-  std::istringstream fds(run("cat /proc/" + std::to_string(hs.pid()) + "/fdinfo/* 2>/dev/null").out);
-  for (std::string line; std::getline(fds, line);)
-    if (line.rfind("prog_id:", 0) == 0) ours.push_back(static_cast<uint32_t>(std::stoul(line.substr(8))));
+  std::vector<uint32_t> ours = prog_ids_of(hs.pid());
   CHECK(ours.size() >= 10);
   auto traced_for = std::chrono::steady_clock::now() - traced_from;
   int status = hs.stop(SIGINT);
   INFO(hs.err());
   CHECK(status == 0);
-  // None of its programs stays loaded after it exits.
-  for (uint32_t id : ours) {
-    int fd = bpf_prog_get_fd_by_id(id);
-    CHECK(fd < 0);
-    if (fd >= 0) close(fd);
-  }
+  // None of its programs stays loaded after it exits (the kernel frees them shortly after, from a workqueue).
+  CHECK(live::wait_for([&] { return progs_unloaded(ours); }, std::chrono::seconds(120)));
 
   Run rep = run(kHoldscope + " report " + rec + " --json " + j2);
   REQUIRE(rep.status == 0);

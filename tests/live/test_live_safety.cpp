@@ -157,17 +157,11 @@ TEST_CASE("SIGKILL mid-record: no BPF program stays, -o is untouched, the partia
   live::Background hs({kHoldscope, "record", "-o", out, "--duration", "900"}, tmp("killed.out"), tmp("killed.err"));
   REQUIRE(hs.wait_until([&] { return hs.err().find("tracing the whole system") != std::string::npos; }));
   REQUIRE(run(kVmas + " 50").status == 0);
-  std::vector<uint32_t> ours;
-  std::istringstream fds(run("cat /proc/" + std::to_string(hs.pid()) + "/fdinfo/* 2>/dev/null").out);
-  for (std::string line; std::getline(fds, line);)
-    if (line.rfind("prog_id:", 0) == 0) ours.push_back(static_cast<uint32_t>(std::stoul(line.substr(8))));
+  std::vector<uint32_t> ours = prog_ids_of(hs.pid());
   REQUIRE(ours.size() >= 10);
   CHECK(hs.stop(SIGKILL) == 128 + SIGKILL);
-  for (uint32_t id : ours) {
-    int fd = bpf_prog_get_fd_by_id(id);
-    CHECK(fd < 0);
-    if (fd >= 0) close(fd);
-  }
+  // The kernel unloads them once the killed process's files are closed (from a workqueue, shortly after).
+  CHECK(live::wait_for([&] { return progs_unloaded(ours); }, std::chrono::seconds(120)));
   CHECK(slurp(out) == "previous");
   auto partial = entries(dir, ".rec.hsr.holdscope-");
   REQUIRE(partial.size() == 1);
