@@ -62,7 +62,8 @@ TEST_CASE("cross-check: acquisitions and releases of a command agree with perf s
   auto a = measure(300, "perf-a"), b = measure(2300, "perf-b");
   INFO("holdscope acquisitions +" << b.hs_acq - a.hs_acq << ", perf +" << b.perf_acq - a.perf_acq << "; releases +"
                                   << b.hs_rel - a.hs_rel << ", perf +" << b.perf_rel - a.perf_rel);
-  CHECK(b.perf_acq - a.perf_acq >= 4 * 2000);  // mmap, munmap and its downgrade, the first fault: per VMA
+  // mmap, munmap and its downgrade, the first fault: four per VMA (within 2%: libc's own heap may grow once more).
+  CHECK(near(b.perf_acq - a.perf_acq, 4 * 2000, 0.02));
   CHECK(b.hs_acq - a.hs_acq == b.perf_acq - a.perf_acq);
   CHECK(b.hs_rel - a.hs_rel == b.perf_rel - a.perf_rel);
 }
