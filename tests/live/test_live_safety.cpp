@@ -274,6 +274,7 @@ TEST_CASE("a killed workload's system changes are undone: when it dies, and at t
     }
     CHECK_FALSE(exists(journal));
     seen = changes;
+    unlink(ready.c_str());
   }
   // Whatever happened above, the machine is left as it was.
   for (const auto& c : seen)
