@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tool/dead_run.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -26,21 +27,11 @@ namespace {
 // The temporary files of earlier runs for the same target that were killed (SIGKILL, a crash) before they could
 // remove them: named .BASE.holdscope-PID-XXXXXX, removed when PID is gone. Nothing else is touched.
 void remove_stale_temporaries(const std::string& dir, const std::string& prefix) {
-  DIR* d = opendir(dir.empty() ? "." : dir.c_str());
-  if (!d) return;
-  while (struct dirent* ent = readdir(d)) {
-    std::string name = ent->d_name;
-    if (name.rfind(prefix, 0) != 0) continue;
-    char* end = nullptr;
-    long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (pid <= 0 || *end != '-') continue;
-    bool writer_gone = kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-    if (!writer_gone) continue;
+  for_each_left_by_dead_run(dir, prefix, [&](const std::string& name) {
     struct stat st;
     std::string path = dir + name;
     if (lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) unlink(path.c_str());
-  }
-  closedir(d);
+  });
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tool/dead_run.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -33,21 +34,12 @@ void remove_tree(const std::string& dir) {
 }
 
 void remove_stale(const std::string& prefix) {
-  DIR* d = opendir(kTmp);
-  if (!d) return;
-  while (struct dirent* ent = readdir(d)) {
-    std::string name = ent->d_name;
-    if (name.rfind(prefix, 0) != 0) continue;
-    char* end = nullptr;
-    long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (pid <= 0 || *end != '-') continue;
-    if (!(kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) continue;
+  for_each_left_by_dead_run(kTmp, prefix, [](const std::string& name) {
     std::string path = std::string(kTmp) + "/" + name;
     struct stat st;
     if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 077) == 0)
       remove_tree(path);
-  }
-  closedir(d);
+  });
 }
 
 }  // namespace
