@@ -72,6 +72,7 @@ class Child {
     if (pid_ > 0 && !reaped_) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
+      undo_workload_changes(pid_);  // the run failed with the command still running: it could not undo its own
     }
   }
   pid_t pid() const { return pid_; }
