@@ -22,7 +22,10 @@ bool is_tracing_frame(std::string_view name) {
   return false;
 }
 
-constexpr uint64_t kDrainBurstNs = 2'000'000;  // queue_work calls of one lru_add_drain_all come within microseconds
+// The queue_work calls of one lru_add_drain_all come within microseconds on real CPUs, but a vCPU its host stalls
+// (an emulated guest switching vCPUs) can spread them over tens of milliseconds: within this, works in ascending CPU
+// order are one call.
+constexpr uint64_t kDrainBurstNs = 100'000'000;
 // Holds kept after their release, per mm, to name the holders of a wait whose start arrives after the reorder window
 // has passed it (a start folded into a late acquire event): the long holds of the last seconds, which are what a long
 // wait waits behind.

@@ -96,9 +96,15 @@ TEST_CASE("LRU drain inference: works in ascending CPU order are one call; a rep
   }
   SECTION("two back-to-back calls within the burst window") {
     Report r = analyze(ctx, {drain(us(10), 100, 0), drain(us(11), 100, 1), drain(us(12), 100, 0), drain(us(13), 100, 1)});
+    CHECK(r.lru_drains.inferred_calls == 2);
     CHECK(r.lru_drains.calls_none == 2);
     CHECK(r.lru_drains.works == 4);
     CHECK(point(r, "lru_drain").functions.empty());  // no time inside without brackets
+  }
+  SECTION("one call whose works a stalled vCPU spread over 40 ms; a call 200 ms later is another") {
+    Report r = analyze(ctx, {drain(us(10), 100, 0), drain(us(40'010), 100, 1), drain(us(240'010), 100, 1)});
+    CHECK(r.lru_drains.inferred_calls == 2);
+    CHECK(r.lru_drains.calls_none == 2);
   }
 }
 
