@@ -12,7 +12,8 @@
 
 #include "journal.h"
 
-static char memcg_dir[256], memcg_parent_procs[256];
+static char memcg_dir[256], memcg_parent_procs[256], memcg_usage_file[300];
+static long memcg_limit_bytes;
 
 static inline int memcg_write(const char *path, const char *s)
 {
@@ -47,10 +48,12 @@ static inline int memcg_enter(const char *tag, long limit_mib)
 		snprintf(memcg_parent_procs, sizeof memcg_parent_procs, "/sys/fs/cgroup/cgroup.procs");
 		memcg_write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 		limit_file = "memory.max";
+		snprintf(memcg_usage_file, sizeof memcg_usage_file, "%s/memory.current", memcg_dir);
 	} else if (stat("/sys/fs/cgroup/memory", &st) == 0) {
 		snprintf(memcg_dir, sizeof memcg_dir, "/sys/fs/cgroup/memory/holdscope-%s-%d", tag, getpid());
 		snprintf(memcg_parent_procs, sizeof memcg_parent_procs, "/sys/fs/cgroup/memory/cgroup.procs");
 		limit_file = "memory.limit_in_bytes";
+		snprintf(memcg_usage_file, sizeof memcg_usage_file, "%s/memory.usage_in_bytes", memcg_dir);
 	} else {
 		fprintf(stderr, "no memory cgroup controller found\n");
 		return -1;
@@ -61,7 +64,8 @@ static inline int memcg_enter(const char *tag, long limit_mib)
 		memcg_dir[0] = 0;
 		return -1;
 	}
-	snprintf(limit, sizeof limit, "%ld\n", limit_mib << 20);
+	memcg_limit_bytes = limit_mib << 20;
+	snprintf(limit, sizeof limit, "%ld\n", memcg_limit_bytes);
 	snprintf(path, sizeof path, "%s/%s", memcg_dir, limit_file);
 	if (memcg_write(path, limit)) {
 		perror("cgroup limit");
@@ -76,6 +80,22 @@ static inline int memcg_enter(const char *tag, long limit_mib)
 		return -1;
 	}
 	return 0;
+}
+
+/* Pages the cgroup can still be charged before it meets its limit (0 when full or unreadable). */
+static inline long memcg_room_pages(void)
+{
+	char buf[64];
+	int fd = open(memcg_usage_file, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	long room = memcg_limit_bytes - atol(buf);
+	return room > 0 ? room / sysconf(_SC_PAGESIZE) : 0;
 }
 
 #endif
