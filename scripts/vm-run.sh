@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # Boots a kernel under QEMU with a busybox initramfs holding the static build (build-static/: holdscope, the test
 # fixtures, live_tests, at the same absolute paths as on the host), runs CMD inside, prints the guest console, and
-# exits with CMD's status. A panic, a hang past the timeout, or a guest that never reports gives exit 3 (or 124 for
+# exits with CMD's status. --add FILE (repeatable) puts another program or file in at the same path, a dynamic
+# executable with the libraries and loader ldd names. A panic, a hang past the timeout, or a guest that never reports gives exit 3 (or 124 for
 # the timeout) and the last console lines. Files CMD writes to /out are printed base64-encoded between markers.
-# Usage: scripts/vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] KERNEL(vmlinuz) -- CMD [ARGS...]
+# Usage: scripts/vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] [--add FILE]... KERNEL(vmlinuz) -- CMD [ARGS...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 timeout_s=600 numa=2 mem=2048 cpus=2
+adds=()
 while [ $# -gt 0 ]; do
   case $1 in
     --timeout) timeout_s=$2; shift 2 ;;
     --numa) numa=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --cpus) cpus=$2; shift 2 ;;
+    --add) adds+=("$2"); shift 2 ;;
     --) shift; break ;;
     *) kernel=$1; shift ;;
   esac
 done
-[ -n "${kernel:-}" ] && [ $# -gt 0 ] || { echo "usage: vm-run.sh [--timeout S] [--numa N] [--mem MiB] KERNEL -- CMD..." >&2; exit 2; }
+[ -n "${kernel:-}" ] && [ $# -gt 0 ] || { echo "usage: vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] [--add FILE]... KERNEL -- CMD..." >&2; exit 2; }
 [ -r "$kernel" ] || { echo "vm-run: no kernel image at $kernel" >&2; exit 2; }
 static=$here/build-static
 [ -x "$static/holdscope" ] || { echo "vm-run: no static build at $static (cmake -B build-static -DHOLDSCOPE_STATIC=ON)" >&2; exit 2; }
@@ -35,6 +38,23 @@ for f in "$static/holdscope" "$static"/tests/ka_* "$static/tests/live_tests" "$s
   cp "$f" "$root/$f"
   ln -sf "$f" "$root/bin/$(basename "$f")"
 done
+# A file and, for a dynamic executable, what ldd says it loads; the guest has no other libraries.
+add_file() {
+  local f
+  f=$(readlink -f "$1")
+  mkdir -p "$root/$(dirname "$f")"
+  cp "$f" "$root/$f"
+  if [ "$f" != "$1" ]; then mkdir -p "$root/$(dirname "$1")"; ln -sf "$f" "$root/$1"; fi
+}
+for f in "${adds[@]}"; do
+  case $f in /*) ;; *) f=$(pwd)/$f ;; esac
+  [ -f "$f" ] || { echo "vm-run: --add $f: no such file" >&2; exit 2; }
+  add_file "$f"
+  [ -x "$f" ] && ln -sf "$f" "$root/bin/$(basename "$f")"
+  if ldd "$f" >/dev/null 2>&1; then
+    for lib in $(ldd "$f" | grep -o '/[^ ]*'); do add_file "$lib"; done
+  fi
+done
 printf '%q ' "$@" > "$root/cmd.sh"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
@@ -42,10 +62,13 @@ cat > "$root/init" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tracefs nodev /sys/kernel/tracing
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 echo "HOLDSCOPE-GUEST: kernel $(uname -r), $(nproc) cpus, $(ls -d /sys/devices/system/node/node* | wc -l) numa nodes"
 cd /tmp
+# Tests that drive the whole machine into memory pressure run only where this is set: in a throwaway guest.
+export HOLDSCOPE_GUEST=1
 sh /cmd.sh
 rc=$?
 for f in /out/*; do

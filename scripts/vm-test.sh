@@ -10,4 +10,10 @@ skip() { echo "SKIPPED: $*"; exit 77; }
 [ -r "$kernel" ] || skip "kernel $series is not fetched (scripts/fetch-kernels.sh $series)"
 [ -x "$here/build-static/tests/live_tests" ] || skip "no static build (scripts/build.sh builds build-static/)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
-exec bash "$here/scripts/vm-run.sh" --timeout "${HOLDSCOPE_VM_TIMEOUT:-1500}" --numa 2 "$kernel" -- live_tests --reporter compact
+# The independent instruments the cross-check tests compare against (BCC's libbpf-tools), where installed: they need
+# fentry or kprobes, which the guests have.
+adds=()
+for tool in klockstat drsnoop numamove; do
+  p=$(command -v "$tool") && adds+=(--add "$p")
+done
+exec bash "$here/scripts/vm-run.sh" --timeout "${HOLDSCOPE_VM_TIMEOUT:-1500}" --numa 2 "${adds[@]}" "$kernel" -- live_tests --reporter compact

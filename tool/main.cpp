@@ -136,6 +136,9 @@ int main(int argc, char** argv) {
   vmcmd->add_option("--timeout", vm.timeout_s, "seconds before the guest is declared hung")
       ->capture_default_str()
       ->check(CLI::Range(1, 7 * 24 * 3600));
+  vmcmd->add_option("--add", vm.add, "put FILE into the guest at the same path (your own workload or script; a "
+                                     "dynamic executable comes with its libraries); repeatable")
+      ->check(CLI::ExistingFile);
   vmcmd->add_option("args", vm.args, "-- holdscope arguments");
   auto* kernels = app.add_subcommand("kernels", "manage the Debian kernels used by holdscope vm");
   std::vector<std::string> fetch_series;

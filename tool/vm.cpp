@@ -130,7 +130,9 @@ int run_vm(const VmOptions& o) {
   auto files = map_output_files(args);
   std::string cmd = "bash " + shell_quote(script("vm-run.sh")) + " --timeout " + std::to_string(o.timeout_s) +
                     " --numa " + std::to_string(o.numa) + " --mem " + std::to_string(mem) + " --cpus " +
-                    std::to_string(o.cpus) + " " + shell_quote(kernel) + " -- holdscope";
+                    std::to_string(o.cpus);
+  for (const auto& f : o.add) cmd += " --add " + shell_quote(f);
+  cmd += " " + shell_quote(kernel) + " -- holdscope";
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " 2>&1";
   std::cerr << "holdscope vm: booting " << kernel << " under QEMU, " << o.cpus << " CPUs, " << mem << " MiB, "

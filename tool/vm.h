@@ -14,6 +14,7 @@ struct VmOptions {
   std::string mem = "2G";
   int cpus = 2;
   int timeout_s = 900;
+  std::vector<std::string> add;   // more files for the guest, at the same paths
   std::vector<std::string> args;  // holdscope's arguments inside the guest
 };
 

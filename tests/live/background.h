@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,17 +38,35 @@ inline bool wait_for(const std::function<bool()>& cond, std::chrono::seconds han
   return true;
 }
 
+enum class Stdout { file, terminal };
+
 // Runs argv[0] with argv, its stdout and stderr into files; killed (SIGKILL) and reaped if still running at the end.
+// With Stdout::terminal its stdout is a pseudo-terminal copied into the file: a program that buffers its output when
+// it goes to a file then writes each line as it prints it (a tool's "Tracing..." line is when it is ready).
 class Background {
  public:
-  Background(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path)
+  Background(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
+             Stdout stdout_kind = Stdout::file)
       : out_(out_path), err_(err_path) {
+    std::string slave;
+    if (stdout_kind == Stdout::terminal) {
+      master_ = posix_openpt(O_RDWR | O_NOCTTY);
+      if (master_ < 0 || grantpt(master_) != 0 || unlockpt(master_) != 0) throw std::runtime_error("no pseudo-terminal");
+      slave = ptsname(master_);
+    }
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
-      int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int o = slave.empty() ? open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600) : open(slave.c_str(), O_RDWR);
       int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (o < 0 || e < 0) _exit(126);
+      if (!slave.empty()) {
+        struct termios t;
+        if (tcgetattr(o, &t) == 0) {
+          cfmakeraw(&t);
+          tcsetattr(o, TCSANOW, &t);
+        }
+      }
       dup2(o, STDOUT_FILENO);
       dup2(e, STDERR_FILENO);
       std::vector<char*> args;
@@ -54,6 +74,15 @@ class Background {
       args.push_back(nullptr);
       execv(args[0], args.data());
       _exit(127);
+    }
+    if (master_ >= 0) {
+      int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      copier_ = std::thread([master = master_, out] {
+        char buf[4096];
+        for (ssize_t n; (n = read(master, buf, sizeof buf)) > 0;)
+          if (out >= 0 && write(out, buf, static_cast<size_t>(n)) != n) break;
+        if (out >= 0) close(out);
+      });
     }
   }
   Background(const Background&) = delete;
@@ -63,6 +92,7 @@ class Background {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    finish_copy();
     unlink(out_.c_str());
     unlink(err_.c_str());
   }
@@ -105,11 +135,21 @@ class Background {
     if (waitpid(pid_, &st, flags) != pid_) return;
     reaped_ = true;
     status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    finish_copy();
+  }
+
+  // Once the process has exited (no writer left on the terminal), the copier reads what is left, then EIO, and ends.
+  void finish_copy() {
+    if (copier_.joinable()) copier_.join();
+    if (master_ >= 0) close(master_);
+    master_ = -1;
   }
 
   pid_t pid_ = -1;
   bool reaped_ = false;
   int status_ = -1;
+  int master_ = -1;
+  std::thread copier_;
   std::string out_, err_;
 };
 

@@ -101,6 +101,8 @@ const std::string kPopulateCpus = KA_POPULATE_CPUS_BIN;
 const std::string kKhugepaged = KHUGEPAGED_COLLAPSE_BIN;
 const std::string kHoldOpen = KA_HOLD_OPEN_BIN;
 const std::string kSettings = KA_SETTINGS_BIN;
+const std::string kLocks = KA_LOCKS_BIN;
+const std::string kPressure = KA_PRESSURE_BIN;
 
 json record_json(const std::string& cmd_and_args, const std::string& tag, const std::string& opts = "") {
   std::string j = tmp(tag + ".json"), r = tmp(tag + ".hsr");
