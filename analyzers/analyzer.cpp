@@ -383,11 +383,12 @@ struct Analyzer::Impl {
     return it->second.holds_write() ? 2 : 1;
   }
 
-  bool is_clone_chain_alloc(uint64_t cache, uint64_t call_site) const {
-    auto c = ctx.caches.find(cache);
-    if (c == ctx.caches.end() || c->second.name != "anon_vma_chain") return false;
+  // Told by the call site, which is the same on every kernel, and not by the cache's name: where SLUB merges caches
+  // (CONFIG_SLAB_MERGE_DEFAULT, slab_merge), anon_vma_chain's objects come from a cache named after another, such as
+  // kmalloc-cg-64. anon_vma_clone allocates nothing but chains.
+  bool is_clone_chain_alloc(uint64_t /*cache*/, uint64_t call_site) const {
     const Symbol* s = ctx.symbols.find(call_site);
-    return s != nullptr && s->name == "anon_vma_clone";
+    return s != nullptr && s->name == kCloneFunction;
   }
   bool is_clone_chain_alloc(const hs_event& e) const {
     return e.type == HS_EV_SLAB_ALLOC && is_clone_chain_alloc(e.arg2, e.arg3);

@@ -132,10 +132,13 @@ struct AttachTracker::Impl {
     if (is_direct[kAnonVmaClone]) r.anon_vma_clone.mode = "direct";
   }
 
+  // By the cache's name, or by the call site where SLUB merged anon_vma_chain into a cache named after another.
   bool is_chain_alloc(const hs_event& e) const {
     if (e.type != HS_EV_SLAB_ALLOC) return false;
     auto c = ctx.caches.find(e.arg2);
-    return c != ctx.caches.end() && c->second.name == "anon_vma_chain";
+    if (c != ctx.caches.end() && c->second.name == kChainCacheName) return true;
+    const Symbol* s = ctx.symbols.find(e.arg3);
+    return s != nullptr && s->name == kCloneFunction;
   }
 
   // The innermost open frame of each attach point, innermost first.

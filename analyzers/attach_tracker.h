@@ -17,6 +17,10 @@ namespace holdscope {
 
 enum AttachPoint { kLruDrain = 0, kKhugepaged = 1, kAnonVmaClone = 2, kAllocSlowpath = 3, kAttachPoints = 4 };
 
+// anon_vma_clone's allocations, told by the function they are made from, or by their cache where SLUB did not merge it.
+inline constexpr const char* kCloneFunction = "anon_vma_clone";
+inline constexpr const char* kChainCacheName = "anon_vma_chain";
+
 struct TrackerHooks {
   std::function<std::vector<std::string>(int32_t)> stack;  // stack id -> frames
   std::function<std::string(int32_t)> syscall;              // stack id -> system call that entered the kernel

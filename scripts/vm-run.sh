@@ -2,13 +2,14 @@
 # Boots a kernel under QEMU with a busybox initramfs holding the static build (build-static/: holdscope, the test
 # fixtures, live_tests, at the same absolute paths as on the host), runs CMD inside, prints the guest console, and
 # exits with CMD's status. --add FILE (repeatable) puts another program or file in at the same path, a dynamic
-# executable with the libraries and loader ldd names. A panic, a hang past the timeout, or a guest that never reports gives exit 3 (or 124 for
-# the timeout) and the last console lines. Files CMD writes to /out are printed base64-encoded between markers.
-# Usage: scripts/vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] [--add FILE]... KERNEL(vmlinuz) -- CMD [ARGS...]
+# executable with the libraries and loader ldd names. --append ARGS adds to the kernel command line. A panic, a hang
+# past the timeout, or a guest that never reports gives exit 3 (or 124 for the timeout) and the last console lines.
+# Files CMD writes to /out are printed base64-encoded between markers.
+# Usage: scripts/vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] [--add FILE]... [--append ARGS] KERNEL(vmlinuz) -- CMD [ARGS...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 timeout_s=600 numa=2 mem=2048 cpus=2
-adds=()
+adds=() append=""
 while [ $# -gt 0 ]; do
   case $1 in
     --timeout) timeout_s=$2; shift 2 ;;
@@ -16,11 +17,12 @@ while [ $# -gt 0 ]; do
     --mem) mem=$2; shift 2 ;;
     --cpus) cpus=$2; shift 2 ;;
     --add) adds+=("$2"); shift 2 ;;
+    --append) append=$2; shift 2 ;;
     --) shift; break ;;
     *) kernel=$1; shift ;;
   esac
 done
-[ -n "${kernel:-}" ] && [ $# -gt 0 ] || { echo "usage: vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] [--add FILE]... KERNEL -- CMD..." >&2; exit 2; }
+[ -n "${kernel:-}" ] && [ $# -gt 0 ] || { echo "usage: vm-run.sh [--timeout S] [--numa N] [--mem MiB] [--cpus N] [--add FILE]... [--append ARGS] KERNEL -- CMD..." >&2; exit 2; }
 [ -r "$kernel" ] || { echo "vm-run: no kernel image at $kernel" >&2; exit 2; }
 static=$here/build-static
 [ -x "$static/holdscope" ] || { echo "vm-run: no static build at $static (cmake -B build-static -DHOLDSCOPE_STATIC=ON)" >&2; exit 2; }
@@ -136,7 +138,7 @@ log=$work/console.log
 set +e
 timeout "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" \
   -smp "cpus=$cpus,sockets=$cpus" -m "${mem}M" "${numa_args[@]}" -nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd.gz" \
-  -append "console=ttyS0 panic=-1 quiet loglevel=${HOLDSCOPE_VM_LOGLEVEL:-3}" </dev/null 2>&1 | tee "$log"
+  -append "console=ttyS0 panic=-1 quiet loglevel=${HOLDSCOPE_VM_LOGLEVEL:-3}${append:+ $append}" </dev/null 2>&1 | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
 rc=$(sed -n 's/^HOLDSCOPE-GUEST-EXIT \([0-9]*\).*/\1/p' "$log" | tail -n1)

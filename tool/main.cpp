@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   vmcmd->add_option("--add", vm.add, "put FILE into the guest at the same path (your own workload or script; a "
                                      "dynamic executable comes with its libraries); repeatable")
       ->check(CLI::ExistingFile);
+  vmcmd->add_option("--append", vm.append, "more kernel command-line parameters, e.g. \"slab_merge\"");
   vmcmd->add_option("args", vm.args, "-- holdscope arguments");
   auto* kernels = app.add_subcommand("kernels", "manage the Debian kernels used by holdscope vm");
   std::vector<std::string> fetch_series;

@@ -132,6 +132,7 @@ int run_vm(const VmOptions& o) {
                     " --numa " + std::to_string(o.numa) + " --mem " + std::to_string(mem) + " --cpus " +
                     std::to_string(o.cpus);
   for (const auto& f : o.add) cmd += " --add " + shell_quote(f);
+  if (!o.append.empty()) cmd += " --append " + shell_quote(o.append);
   cmd += " " + shell_quote(kernel) + " -- holdscope";
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " 2>&1";

@@ -15,6 +15,7 @@ struct VmOptions {
   int cpus = 2;
   int timeout_s = 900;
   std::vector<std::string> add;   // more files for the guest, at the same paths
+  std::string append;             // more kernel command-line parameters
   std::vector<std::string> args;  // holdscope's arguments inside the guest
 };
 

@@ -486,6 +486,23 @@ TEST_CASE("anon_vma_clone inference: NOWAIT tries the kernel counted join the st
   CHECK(chain_count == 40 + 2 + 7 + 5 + 2);
 }
 
+TEST_CASE("anon_vma_clone inference: chains are told by the call site when SLUB merged their cache into another") {
+  // CONFIG_SLAB_MERGE_DEFAULT (upstream's default) or slab_merge: anon_vma_chain's objects come from kmalloc-cg-64.
+  auto ctx = clone_context();
+  ctx.caches[kChainCache] = {"kmalloc-cg-64", 64};
+  ctx.alloc_counts.push_back(AllocCount{HS_ALLOC_SLAB, 2, kCloneFn + 0x66, kChainCache, kGfpNowait, -1, 40, 0});
+  Report r = analyze(ctx, under_fork_lock({
+                              chain_alloc(us(11), kGfpNowait, kCloneFn + 0x66, /*failed=*/true),
+                              chain_alloc(us(12), kGfpKernel, kCloneFn + 0x9a),  // retry, lock dropped
+                              chain_alloc(us(13), kGfpKernel, kForkFn + 0x40),   // anon_vma_fork's own: not counted
+                          }));
+  const auto& ac = r.anon_vma_clone;
+  CHECK(ac.nowait_attempts == 41);
+  CHECK(ac.nowait_failures == 1);
+  CHECK(ac.gfp_kernel_retries == 1);
+  CHECK(ac.may_sleep_under_lock == 0);
+}
+
 TEST_CASE("anon_vma_clone inference: a GFP_KERNEL try with no failed NOWAIT before it breaks the invariant") {
   auto ctx = clone_context();
   auto e1 = chain_alloc(us(10), kGfpKernel, kCloneFn + 0x50);  // the pre-fix kernel: GFP_KERNEL under the lock

@@ -167,6 +167,25 @@ TEST_CASE("anon_vma_clone, direct: the brackets tell the first chain (no lock ye
   }
 }
 
+TEST_CASE("anon_vma_clone, both modes: chains from a cache SLUB merged under another name are still chains") {
+  for (std::string mode : {"direct", "inferred"}) {
+    auto ctx = ctx_with(mode);
+    ctx.caches[kChainCache] = {"kmalloc-cg-64", 64};
+    std::vector<hs_event> s = {start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true)};
+    if (mode == "direct") s.push_back(fn_entry(us(10), 100, kSlotClone, 2));
+    for (auto e : {chain(us(11), 100, kGfpNowait), chain(us(12), 100, kGfpNowait, true), chain(us(13), 100, kGfpKernel)})
+      s.push_back(e);
+    if (mode == "direct") s.push_back(fn_exit(us(20), 100, kSlotClone));
+    s.push_back(released(us(30), 100, kMmA, true));
+    Report r = analyze(ctx, s);
+    INFO(mode);
+    CHECK(r.anon_vma_clone.nowait_attempts == 2);
+    CHECK(r.anon_vma_clone.nowait_failures == 1);
+    CHECK(r.anon_vma_clone.gfp_kernel_retries == 1);
+    CHECK(r.anon_vma_clone.may_sleep_under_lock == 0);
+  }
+}
+
 TEST_CASE("khugepaged inference: lock sequence, allocation outside the lock, write hold, the waiter it blocked") {
   auto ctx = ctx_with("inferred");
   Report r = analyze(ctx, fixed_collapse(false));
