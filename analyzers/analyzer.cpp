@@ -95,6 +95,10 @@ struct AllocKey {
   }
 };
 
+// Sleeping work under the lock, by kind; the order of kSleepKindNames.
+enum SleepKind { kSleepReclaim = 0, kSleepCompaction = 1, kSleepLruDrain = 2 };
+constexpr const char* kSleepKindNames[] = {"direct_reclaim", "compaction", "lru_drain"};
+
 struct SleepKey {
   int kind;
   int mode;
@@ -158,7 +162,10 @@ struct Analyzer::Impl {
         opts(o),
         tracker(c, r,
                 TrackerHooks{[this](int32_t id) { return stack_of(id); }, [this](int32_t id) { return syscall_of(id); },
-                             [this](uint32_t tid) { return comm_of(tid); }}) {}
+                             [this](uint32_t tid) { return comm_of(tid); },
+                             [this](int mode, int32_t stack, uint64_t ns) {
+                               sleeps[SleepKey{kSleepLruDrain, mode, false, stack}].total_ns += ns;
+                             }}) {}
 
   size_t tracked_tasks() const { return tasks.size() + tracker.tracked(); }
   size_t tracked_locks() const { return holders_by_mm.size() + waiters_by_mm.size() + past_by_mm.size(); }
@@ -474,7 +481,7 @@ struct Analyzer::Impl {
     if (it == tasks.end()) return;
     auto& slot = reclaim ? it->second.reclaim : it->second.compaction;
     if (!slot) return;  // began before the hold, or before the trace: not work under the lock
-    auto& a = sleeps[SleepKey{reclaim ? 0 : 1, slot->write ? 2 : 1, slot->memcg, slot->stack_id}];
+    auto& a = sleeps[SleepKey{reclaim ? kSleepReclaim : kSleepCompaction, slot->write ? 2 : 1, slot->memcg, slot->stack_id}];
     a.count++;
     a.total_ns += e.ts - std::min<uint64_t>(e.ts, slot->start);
     slot.reset();
@@ -492,7 +499,7 @@ struct Analyzer::Impl {
     t.last_drain_cpu = e.order;
     t.last_drain_mode = mode;
     if (mode != 0) {
-      auto& a = sleeps[SleepKey{2, mode, false, e.stack_id}];
+      auto& a = sleeps[SleepKey{kSleepLruDrain, mode, false, e.stack_id}];
       a.works++;
       if (!same_call) a.count++;
     }
@@ -669,10 +676,9 @@ struct Analyzer::Impl {
     }
     std::stable_sort(r.allocations.begin(), r.allocations.end(),
                      [](const AllocGroup& a, const AllocGroup& b) { return a.count > b.count; });
-    static const char* kinds[] = {"direct_reclaim", "compaction", "lru_drain"};
     for (const auto& [k, a] : sleeps) {
       SleepGroup g;
-      g.kind = kinds[k.kind];
+      g.kind = kSleepKindNames[k.kind];
       g.mode = mode_name(k.mode);
       g.memcg = k.memcg;
       g.count = a.count;

@@ -45,6 +45,8 @@ struct Frame {
   uint64_t start = 0;
   bool nested = false;  // inside another frame of the same attach point
   bool queued = false;  // lru_drain: the task queued a drain work inside this call
+  int drain_mode = 0;         // lru_drain: the lock mode at the call's first queued work,
+  int32_t drain_stack = -1;   // and that work's stack (the sleeping-work group the analyzer put it in)
   CloneState clone;
   std::optional<Collapse> collapse;
 };
@@ -213,7 +215,12 @@ struct AttachTracker::Impl {
     }
     // __alloc_pages_slowpath returns the page: NULL is a failed allocation.
     if (frame.point == kAllocSlowpath && !frame.nested && e.arg2 == 0) r.slow_path.by_lock[frame.mode].failed++;
-    if (frame.point == kLruDrain && !frame.nested && frame.queued) r.lru_drains.queued_calls++;
+    if (frame.point == kLruDrain && !frame.nested && frame.queued) {
+      r.lru_drains.queued_calls++;
+      // The time the caller spent in the drain, waiting for the other CPUs' works: only the brackets measure it.
+      if (frame.drain_mode != 0 && hooks.drain_timed)
+        hooks.drain_timed(frame.drain_mode, frame.drain_stack, e.ts - std::min<uint64_t>(e.ts, frame.start));
+    }
     if (it->second.idle()) tasks.erase(it);
   }
 
@@ -447,6 +454,10 @@ struct AttachTracker::Impl {
     if (it == tasks.end()) return;
     for (auto f = it->second.frames.rbegin(); f != it->second.frames.rend(); ++f)
       if (f->point == kLruDrain && !f->nested) {
+        if (!f->queued) {
+          f->drain_mode = mode;
+          f->drain_stack = e.stack_id;
+        }
         f->queued = true;
         break;
       }

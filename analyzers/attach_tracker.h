@@ -25,6 +25,8 @@ struct TrackerHooks {
   std::function<std::vector<std::string>(int32_t)> stack;  // stack id -> frames
   std::function<std::string(int32_t)> syscall;              // stack id -> system call that entered the kernel
   std::function<std::string(uint32_t)> comm;                // tid -> name
+  // direct mode: an LRU drain call under mmap_lock (mode 1 read, 2 write) took ns; stack: its first work's
+  std::function<void(int mode, int32_t stack, uint64_t ns)> drain_timed;
 };
 
 class AttachTracker {

@@ -7,6 +7,7 @@
 namespace holdscope {
 
 constexpr uint64_t kMaxFunctionSize = 1 << 20;
+constexpr uint64_t kTrampolineSize = 4096;
 
 SymbolTable::SymbolTable(std::vector<Symbol> syms) : syms_(std::move(syms)) {
   std::sort(syms_.begin(), syms_.end(), [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
@@ -44,6 +45,10 @@ const Symbol* SymbolTable::by_name(const std::string& name) const {
 std::string SymbolTable::resolve(uint64_t addr) const {
   char buf[64];
   const Symbol* s = find(addr);
+  // A stack walked from an fentry/fexit program passes through the trampoline that called it: one page of generated
+  // code, listed in kallsyms (module [bpf]) while it is attached, as bpf_trampoline_<key>.
+  if (s != nullptr && s->name.rfind("bpf_trampoline_", 0) == 0 && addr - s->addr < kTrampolineSize)
+    return "[bpf trampoline]";
   // A symbol is only trusted up to its successor and within a plausible function size: an address past the last text
   // symbol (BPF programs, modules loaded later) is shown raw rather than as a wrong name.
   if (s == nullptr || s == &syms_.back() || addr - s->addr > kMaxFunctionSize) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -185,6 +186,9 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   }
   RecordingWriter writer(out);
   tracer.start([&](const hs_event& e) { writer.add(e); });
+  // fentry/fexit trampolines appear in kallsyms once attached: read it again, so stacks through them are named.
+  if (std::any_of(ctx.attach_points.begin(), ctx.attach_points.end(), [](const auto& p) { return p.mode == "direct"; }))
+    kallsyms = read_kallsyms();
   ctx.start_ns = monotonic_ns();
   if (child) child->release();
 

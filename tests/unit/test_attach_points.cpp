@@ -116,20 +116,29 @@ TEST_CASE("LRU drain, direct: calls and the caller's lock state from the bracket
                               start(us(50), 100, kMmA, true), acquired(us(51), 100, kMmA, true),
                               fn_entry(us(60), 100, kSlotDrainAll, 2),  // the pre-fix migrate_prep: under the write lock
                               fn_exit(us(70), 100, kSlotDrainAll),      // queued nothing: still a call
+                              fn_entry(us(72), 100, kSlotDrainAll, 2), drain(us(73), 100, 0), drain(us(74), 100, 1),
+                              fn_exit(us(79), 100, kSlotDrainAll),  // waited 7 us for its works, under the lock
                               released(us(80), 100, kMmA, true),
                           });
   const auto& p = point(r, "lru_drain");
   CHECK(p.mode == "direct");
-  CHECK(*p.calls == 2);
+  CHECK(*p.calls == 3);
   CHECK((*p.calls_by_lock)[0] == 1);
-  CHECK((*p.calls_by_lock)[2] == 1);
+  CHECK((*p.calls_by_lock)[2] == 2);
   REQUIRE(p.functions.size() == 2);
   CHECK(p.functions[0].name == "lru_add_drain_all");
   CHECK(p.functions[0].time_inside.max_ns == us(10));
   CHECK(p.functions[1].time_inside.max_ns == us(30));
   CHECK(r.lru_drains.calls_none == 1);
-  CHECK(r.lru_drains.calls_write == 1);
-  CHECK(r.lru_drains.works == 2);
+  CHECK(r.lru_drains.calls_write == 2);
+  CHECK(r.lru_drains.works == 4);
+  // The drain under the lock is sleeping work, with the time the brackets measured (inferred mode has none).
+  REQUIRE(r.sleeping.size() == 1);
+  CHECK(r.sleeping[0].kind == "lru_drain");
+  CHECK(r.sleeping[0].mode == "write");
+  CHECK(r.sleeping[0].count == 1);
+  CHECK(r.sleeping[0].works == 2);
+  CHECK(r.sleeping[0].total_ns == us(7));
 }
 
 TEST_CASE("anon_vma_clone, direct: the brackets tell the first chain (no lock yet) from later ones (under it)") {

@@ -138,3 +138,12 @@ TEST_CASE("allocations counted in the kernel travel in the recording and join th
     CHECK_THROWS_WITH(RecordingReader(in), Catch::Matchers::ContainsSubstring("allocation count of unknown kind"));
   }
 }
+
+TEST_CASE("stack frames: a BPF trampoline is named, an address past the last symbol stays raw") {
+  SymbolTable t({{0xffffffff81000000ull, "do_mmap"},
+                 {0xffffffff81001000ull, "vm_mmap_pgoff"},
+                 {0xffffffffa0014000ull, "bpf_trampoline_6442491244"}});
+  CHECK(t.resolve(0xffffffff81000010ull) == "do_mmap+0x10");
+  CHECK(t.resolve(0xffffffffa00147e6ull) == "[bpf trampoline]");
+  CHECK(t.resolve(0xffffffffa0016000ull) == "0xffffffffa0016000");
+}
