@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   VmOptions vm;
   auto* vmcmd = app.add_subcommand("vm", "boot another kernel under QEMU and run holdscope ARGS... inside it; files "
                                           "named by --json/-o come back to the host");
-  vmcmd->add_option("--kernel", vm.kernel, "a vmlinuz path, or 6.1 / 6.12 (see: holdscope kernels fetch)")->required();
+  vmcmd->add_option("--kernel", vm.kernel, "6.1 / 6.12 (holdscope kernels fetch), a name from holdscope kernels build, or a vmlinuz path; NAME@PARAMS adds kernel parameters")->required();
   vmcmd->add_option("--numa", vm.numa, "NUMA nodes")->capture_default_str()->check(CLI::Range(1, 8));
   vmcmd->add_option("--mem", vm.mem, "guest memory, e.g. 2G")->capture_default_str();
   vmcmd->add_option("--cpus", vm.cpus, "guest CPUs")->capture_default_str()->check(CLI::Range(1, 64));
@@ -146,6 +146,15 @@ int main(int argc, char** argv) {
   auto* fetch = kernels->add_subcommand("fetch", "download and unpack Debian cloud kernels (6.1 from bookworm, 6.12 "
                                                  "from bookworm-backports) into /var/cache/holdscope/kernels");
   fetch->add_option("series", fetch_series, "6.1 6.12")->required();
+  KernelBuildOptions kb;
+  auto* kbuild = kernels->add_subcommand("build", "build a guest kernel from Debian's linux-source-6.12 (tinyconfig + "
+                                                  "what holdscope needs), cached by a hash of its inputs");
+  kbuild->add_option("name", kb.name, "the name holdscope vm --kernel and compare --kernels then take")->required();
+  kbuild->add_option("--patch", kb.patches, "a patch to apply (repeatable), e.g. kernels/patches/*.patch")
+      ->check(CLI::ExistingFile);
+  kbuild->add_option("--config", kb.config, "a config fragment (CONFIG_X=y lines) on top of kernels/config/holdscope.config")
+      ->check(CLI::ExistingFile);
+  kbuild->add_option("--cmdline", kb.cmdline, "kernel parameters this kernel always boots with");
   kernels->require_subcommand(1);
   ScenarioOptions sc;
   auto* scenario = app.add_subcommand("scenario", "run a bundled workload reproducing a seed patch's scenario under "
@@ -158,7 +167,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> cmp_what;
   auto* compare = app.add_subcommand("compare", "run a scenario on two kernels in guests (2 NUMA nodes), --runs times "
                                                 "each, and print the diff: compare --kernels 6.1,6.12 scenario NAME");
-  compare->add_option("--kernels", cmp.kernels, "two kernels: 6.1,6.12 or vmlinuz paths")->required();
+  compare->add_option("--kernels", cmp.kernels, "two kernels, A,B: 6.1, 6.12, names from kernels build or vmlinuz paths; NAME@PARAMS adds kernel parameters (a bug switch)")->required();
   compare->add_option("--runs", cmp.runs, "runs per kernel (4 lets differences reach significance)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
@@ -191,6 +200,7 @@ int main(int argc, char** argv) {
       return run_compare(cmp);
     }
     if (*fetch) return run_kernels_fetch(fetch_series);
+    if (*kbuild) return run_kernels_build(kb);
     return run_live(live, live_rep);
   } catch (const ToolError& e) {
     std::cerr << "holdscope: " << e.what() << "\n";

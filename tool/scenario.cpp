@@ -33,7 +33,6 @@ struct ScenarioDef {
   std::vector<std::string> args, quick_args;
   int numa_nodes;
   VerdictFn verdict;
-  bool needs_disk_tmp = false;  // reclaimable page cache in /var/tmp (not tmpfs/ramfs)
   bool needs_thp = false;
 };
 
@@ -54,11 +53,11 @@ const std::vector<ScenarioDef>& scenarios() {
       {"khugepaged-collapse", "001: khugepaged: allocate the huge page before taking mmap_sem for write",
        "the huge page of a collapse (khugepaged or MADV_COLLAPSE) is not allocated while mmap_lock is held for write",
        "khugepaged-collapse", {"--regions", "16", "--timeout", "60"}, {"--regions", "4", "--timeout", "60"}, 1,
-       verdict_khugepaged, false, true},
+       verdict_khugepaged, true},
       {"anon-vma-clone", "002: mm: avoid anon_vma_chain allocation under anon_vma lock",
        "nothing allocated while the anon_vma lock is held may sleep: GFP_NOWAIT first, GFP_KERNEL only after dropping it",
-       "anon-vma-clone", {"--limit", "32", "--file", "128", "--forks", "300"},
-       {"--limit", "32", "--file", "128", "--forks", "200"}, 1, verdict_anon_vma_clone, true},
+       "anon-vma-clone", {"--limit", "32", "--forks", "300"}, {"--limit", "32", "--forks", "200"}, 1,
+       verdict_anon_vma_clone},
       {"mlock-populate", "003: mm: mlock: stop holding mmap_sem for write while faulting in a large region",
        "no mmap_lock write hold spans the population of an mlock()ed region (pages are faulted in under the read lock)",
        "mlock-populate", {"--rounds", "3"}, {"--size", "64", "--rounds", "2"}, 1, verdict_mlock_populate},
@@ -98,11 +97,6 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, const ScratchDir& scrat
   nlohmann::json out = {{"name", d.name}, {"seed", d.seed}, {"invariant", d.invariant}};
   if (numa_nodes() < d.numa_nodes) {
     out["verdict"] = fmt::format("skipped: needs {} NUMA nodes", d.numa_nodes);
-    return out;
-  }
-  struct statfs fs;
-  if (d.needs_disk_tmp && (statfs("/var/tmp", &fs) != 0 || fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)) {
-    out["verdict"] = "skipped: needs a disk-backed /var/tmp (reclaimable page cache to keep the memory cgroup full)";
     return out;
   }
   if (std::string why = d.needs_thp ? thp_unavailable() : ""; !why.empty()) {

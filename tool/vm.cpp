@@ -116,15 +116,33 @@ bool GuestFileReceiver::feed(const std::string& line) {
   return true;
 }
 
-int run_vm(const VmOptions& o) {
-  std::string kernel = o.kernel;
-  if (kernel == "6.1" || kernel == "6.12") {
-    kernel = kernel_cache() + "/" + o.kernel + "/vmlinuz";
-    if (access(kernel.c_str(), R_OK) != 0)
-      throw ToolError("kernel " + o.kernel + " is not fetched (run: holdscope kernels fetch " + o.kernel + ")");
-  } else if (access(kernel.c_str(), R_OK) != 0) {
-    throw ToolError("no kernel image at " + kernel);
+ResolvedKernel resolve_kernel(const std::string& spec) {
+  ResolvedKernel k;
+  std::string name = spec.substr(0, spec.find('@'));
+  if (spec.find('@') != std::string::npos) k.cmdline = spec.substr(spec.find('@') + 1);
+  std::string dir = kernel_cache() + "/" + name;
+  bool named = name.find('/') == std::string::npos && !name.empty() && name[0] != '.';
+  if (named && (name == "6.1" || name == "6.12" || access((dir + "/vmlinuz").c_str(), R_OK) == 0)) {
+    k.image = dir + "/vmlinuz";
+    if (access(k.image.c_str(), R_OK) != 0)
+      throw ToolError("kernel " + name + " is not fetched (run: holdscope kernels fetch " + name + ")");
+    std::ifstream in(dir + "/cmdline");
+    std::string built;
+    std::getline(in, built);
+    if (!built.empty()) k.cmdline = k.cmdline.empty() ? built : built + " " + k.cmdline;
+    return k;
   }
+  if (access(name.c_str(), R_OK) != 0)
+    throw ToolError("no kernel " + name + ": neither 6.1, 6.12, one built with holdscope kernels build, nor an image");
+  k.image = name;
+  return k;
+}
+
+int run_vm(const VmOptions& o) {
+  ResolvedKernel rk = resolve_kernel(o.kernel);
+  std::string kernel = rk.image;
+  std::string append = rk.cmdline;
+  if (!o.append.empty()) append += (append.empty() ? "" : " ") + o.append;
   int mem = parse_mem_mib(o.mem);
   std::vector<std::string> args = o.args;
   auto files = map_output_files(args);
@@ -132,7 +150,7 @@ int run_vm(const VmOptions& o) {
                     " --numa " + std::to_string(o.numa) + " --mem " + std::to_string(mem) + " --cpus " +
                     std::to_string(o.cpus);
   for (const auto& f : o.add) cmd += " --add " + shell_quote(f);
-  if (!o.append.empty()) cmd += " --append " + shell_quote(o.append);
+  if (!append.empty()) cmd += " --append " + shell_quote(append);
   cmd += " " + shell_quote(kernel) + " -- holdscope";
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " 2>&1";
@@ -160,6 +178,15 @@ int run_vm(const VmOptions& o) {
   int rc = exit_status(pclose(p));
   if (rc != 0) std::cerr << "holdscope vm: the guest command exited with status " << rc << "\n";
   return rc;
+}
+
+int run_kernels_build(const KernelBuildOptions& o) {
+  require_root();
+  std::string cmd = "bash " + shell_quote(script("build-kernel.sh")) + " " + shell_quote(o.name);
+  for (const auto& p : o.patches) cmd += " --patch " + shell_quote(p);
+  if (!o.config.empty()) cmd += " --config " + shell_quote(o.config);
+  if (!o.cmdline.empty()) cmd += " --cmdline " + shell_quote(o.cmdline);
+  return exit_status(system(cmd.c_str()));
 }
 
 int run_kernels_fetch(const std::vector<std::string>& series) {

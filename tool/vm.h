@@ -19,7 +19,23 @@ struct VmOptions {
   std::vector<std::string> args;  // holdscope's arguments inside the guest
 };
 
+// A kernel for the guest: "6.1", "6.12", a name built by `kernels build`, or a vmlinuz path, each optionally
+// followed by "@PARAMS" for its command line (a built kernel's own --cmdline comes first).
+struct ResolvedKernel {
+  std::string image;
+  std::string cmdline;
+};
+ResolvedKernel resolve_kernel(const std::string& spec);
+
+struct KernelBuildOptions {
+  std::string name;
+  std::vector<std::string> patches;
+  std::string config;   // a config fragment on top of kernels/config/holdscope.config
+  std::string cmdline;  // always added to this kernel's command line
+};
+
 int run_vm(const VmOptions& o);
+int run_kernels_build(const KernelBuildOptions& o);
 int run_kernels_fetch(const std::vector<std::string>& series);
 // "2G", "512M", "1536" (MiB) -> MiB; throws ToolError on anything else.
 int parse_mem_mib(const std::string& s);

@@ -65,3 +65,24 @@ TEST_CASE("vm: two output files with the same name are refused (the guest return
   std::vector<std::string> args = {"record", "-o", "/a/x.hsr", "--json", "/b/x.hsr"};
   CHECK_THROWS_AS(map_output_files(args), ToolError);
 }
+
+TEST_CASE("vm: kernels by name, with the parameters they were built with and those added after @") {
+  char dir[] = "/tmp/holdscope-unit-kernels-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  std::string cache = dir;
+  setenv("HOLDSCOPE_KERNEL_CACHE", cache.c_str(), 1);
+  mkdir((cache + "/seeds").c_str(), 0700);
+  std::ofstream(cache + "/seeds/vmlinuz") << "image";
+  std::ofstream(cache + "/seeds/cmdline") << "holdscope_base=1\n";
+  auto k = holdscope::resolve_kernel("seeds@holdscope_seed000=1");
+  CHECK(k.image == cache + "/seeds/vmlinuz");
+  CHECK(k.cmdline == "holdscope_base=1 holdscope_seed000=1");
+  CHECK(holdscope::resolve_kernel("seeds").cmdline == "holdscope_base=1");
+  CHECK(holdscope::resolve_kernel(cache + "/seeds/vmlinuz@quiet").cmdline == "quiet");
+  CHECK_THROWS_AS(holdscope::resolve_kernel("nosuch"), holdscope::ToolError);
+  CHECK_THROWS_AS(holdscope::resolve_kernel("6.12"), holdscope::ToolError);  // not fetched in this cache
+  for (const char* f : {"/seeds/vmlinuz", "/seeds/cmdline"}) unlink((cache + f).c_str());
+  rmdir((cache + "/seeds").c_str());
+  rmdir(dir);
+  unsetenv("HOLDSCOPE_KERNEL_CACHE");
+}
