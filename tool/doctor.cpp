@@ -16,6 +16,7 @@
 #include "tool/output_file.h"
 #include "tool/probes.h"
 #include "tool/system_info.h"
+#include "tool/tracer.h"
 
 namespace holdscope {
 
@@ -98,6 +99,22 @@ int run_doctor(const std::string& json_path) {
     aps.push_back(std::move(a));
   }
   if (vmlinux) btf__free(vmlinux);
+
+  // The probes above can all pass while the object itself does not load (a verifier or map difference on a
+  // kernel built with an unusual configuration): load and attach exactly what record would, then let it go.
+  if (missing.empty()) {
+    try {
+      TracerOptions to;
+      to.filter_targets = true;  // no target: nothing is streamed while it is attached
+      to.kallsyms = &syms;
+      Tracer trial(to);
+      trial.start([](const hs_event&) {});
+      j["trial"] = {{"ok", true}};
+    } catch (const ToolError& e) {
+      j["trial"] = {{"ok", false}, {"why", e.what()}};
+      missing.push_back(std::string("a loadable BPF object (") + e.what() + ")");
+    }
+  }
   j["ok"] = missing.empty();
   j["missing"] = missing;
 
@@ -120,6 +137,10 @@ int run_doctor(const std::string& json_path) {
                                f["name"].get<std::string>(),
                                f["fentry"].get<bool>() ? f["symbol"].get<std::string>() : f["why"].get<std::string>());
   }
+  if (j.contains("trial"))
+    std::cout << fmt::format("\ntrial       {}\n", j["trial"]["ok"].get<bool>()
+                                                      ? "the BPF object loads and attaches as record would"
+                                                      : "the BPF object does not load: " + j["trial"]["why"].get<std::string>());
   std::cout << "\n";
   if (missing.empty()) {
     std::cout << "holdscope can run here.\n";

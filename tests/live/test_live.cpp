@@ -364,6 +364,9 @@ TEST_CASE("doctor: the diagnosis matches the probes, and it fails naming what is
     CHECK(a["mode"] == (any_fentry ? "direct" : "inferred"));
   }
   CHECK(names == std::set<std::string>{"lru_drain", "khugepaged", "anon_vma_clone", "alloc_slowpath"});
+  // It loaded and attached the object record uses, and says so: a pass here is a prediction of record's.
+  CHECK(d["trial"]["ok"] == true);
+  CHECK(r.out.find("the BPF object loads and attaches as record would") != std::string::npos);
 
   Run unpriv = run_unprivileged({kHoldscope, "doctor"});
   INFO(unpriv.err);
