@@ -72,8 +72,8 @@ struct task_state {
 	__u64 rng;      /* xorshift state for the stack-refresh draw (0: not seeded yet) */
 	/* Allocations under the lock counted by this task and not yet added to alloc_counts: the common case, a call path
 	 * the task used before, is a compare and an increment in memory the lock programs keep warm, where a per-CPU table
-	 * cost three times as much (cache misses, seen with bpf_stats). A slot is added to alloc_counts when another path
-	 * takes it, at the stack refresh, when the task exits, and for every live task at the end (hs_fold_tallies). */
+	 * missed the cache. A slot is added to alloc_counts when another path takes it, at the stack refresh, when the
+	 * task exits, and for every live task at the end (hs_fold_tallies). */
 	struct hs_alloc_slot tally[HS_TALLY_SLOTS];
 };
 
@@ -218,12 +218,13 @@ static __always_inline bool active(const struct task_state *st)
 	return st && (st->nheld || st->inside || st->slow_open);
 }
 
-/* The allocator programs run for every allocation on the system (about 26 per lockbench operation, most of them with
- * no lock held), and their storage lookup to learn that the task is idle was most of their cost (bpf_stats, side by
- * side: the page program 91-101 ns per run with it, 77-82 without; an empty one ~55). Each CPU remembers the last task it found idle: the same task,
- * not moved to another CPU since (its migration count unchanged), is still idle unless it became active here, and
- * everything that makes a task active (an acquisition, an fentry bracket, a slow path) forgets this CPU's entry
- * (became_active). A task is named by its tid and start time, which no later task shares. */
+/* The allocator programs run for every allocation on the system, most of them by tasks holding no lock, and the
+ * storage lookup that tells them the task is idle was most of their cost. Each CPU remembers the last task it found
+ * idle: the same task, not moved to another CPU since (its migration count unchanged), is still idle unless it became
+ * active here, and everything that makes a task active (an acquisition, an fentry bracket, a slow path) forgets this
+ * CPU's entry (became_active). A task is named by its tid and start time, which no later task shares. The release
+ * does not write the entry: it runs inside the hold, where its time is paid again by every waiter; the task's next
+ * allocation, outside the lock, does. */
 struct idle_task {
 	__u64 start_time;
 	__u64 migrations;
@@ -410,8 +411,8 @@ static __always_inline int count_alloc(void *ctx, struct task_state *st, struct 
 	__u32 i = (__u32)(((k->site ^ (k->what << 7) ^ ((__u64)k->gfp << 17) ^ k->mode) * 0x9E3779B97F4A7C15ull) >> 60) &
 		  (HS_TALLY_SLOTS / 2 - 1);
 	struct hs_alloc_slot *set = &st->tally[i * 2];
-	/* The refresh draw: a xorshift in the task's state, a few instructions where the random helper cost as much as
-	 * the rest of the count (seen with bpf_stats). */
+	/* The refresh draw: a xorshift in the task's state, a few instructions where the random helper costs as much as
+	 * the rest of the count. */
 	__u64 x = st->rng;
 	if (!x)
 		x = bpf_get_prandom_u32() | 1;
@@ -630,9 +631,10 @@ static __always_inline void remember_comm(struct task_state *st, __u32 tid, __u3
 	st->comm_gen = gen;
 }
 
-/* The start of an acquisition travels in its acquire event (flag 4, arg): one ring-buffer record per acquisition
- * instead of two. The analyzer puts the start back in its place and tells who held the lock meanwhile from the holds
- * it saw. Only a task the per-task map has no room for streams its start separately. */
+/* The start of an acquisition is kept in the task's state and travels with the acquisition (in the hold record, or
+ * in an acquire record's arg with flag 4), so it costs no record of its own. The analyzer puts the start back in its
+ * place and tells who held the lock meanwhile from the holds it saw. Only a task with no state (the storage could not
+ * be allocated) streams its start separately. */
 static __always_inline int lock_start(void *ctx, __u64 mm, bool write)
 {
 	if (!hs_enabled)

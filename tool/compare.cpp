@@ -8,6 +8,7 @@
 
 #include "analyzers/diff.h"
 #include "tool/output_file.h"
+#include "tool/scratch_dir.h"
 #include "tool/system_info.h"
 #include "tool/vm.h"
 
@@ -20,22 +21,33 @@ int run_compare(const CompareOptions& o) {
   if (o.runs < 1) throw ToolError("--runs must be at least 1");
   std::string kernels[2] = {o.kernels.substr(0, comma), o.kernels.substr(comma + 1)};
   std::vector<nlohmann::json> sides[2];
+  ScratchDir scratch("compare");
   for (int k = 0; k < 2; k++) {
     for (int run = 1; run <= o.runs; run++) {
-      std::string out = "/tmp/holdscope-compare-" + std::to_string(getpid()) + "-" + std::to_string(k) + "-" +
-                        std::to_string(run) + ".json";
+      std::string out = scratch.file(std::to_string(k) + "-" + std::to_string(run) + ".json");
       std::cerr << "holdscope compare: " << kernels[k] << ", run " << run << " of " << o.runs << "\n";
       VmOptions vm;
       vm.kernel = kernels[k];
       vm.numa = 2;
       vm.timeout_s = o.timeout_s;
-      vm.args = {"scenario", o.scenario, "--json", out};
-      if (o.quick) vm.args.push_back("--quick");
+      vm.add = o.add;
+      if (o.command.empty()) {
+        vm.args = {"scenario", o.scenario, "--json", out};
+        if (o.quick) vm.args.push_back("--quick");
+      } else {
+        // The recording stays in the guest (the "--output=" form is not one the runner copies back): only the report
+        // is compared.
+        vm.args = {"record", "--output=/tmp/holdscope-compare.hsr", "--quiet", "--json", out, "--"};
+        vm.args.insert(vm.args.end(), o.command.begin(), o.command.end());
+      }
       int rc = run_vm(vm);
       std::ifstream in(out);
-      if (rc != 0 || !in) throw ToolError("scenario run " + std::to_string(run) + " on " + kernels[k] + " failed (exit " + std::to_string(rc) + ")");
-      sides[k].push_back(nlohmann::json::parse(in));
-      unlink(out.c_str());
+      if (rc != 0 || !in)
+        throw ToolError(std::string(o.command.empty() ? "scenario" : "record") + " run " + std::to_string(run) + " on " +
+                        kernels[k] + " failed (exit " + std::to_string(rc) + ")");
+      nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+      if (j.is_discarded()) throw ToolError("run " + std::to_string(run) + " on " + kernels[k] + " returned no valid report");
+      sides[k].push_back(std::move(j));
     }
   }
   DiffResult d = diff_reports(sides[0], sides[1]);

@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
   scenario->add_flag("--quick", sc.quick, "small sizes, for tests");
   CompareOptions cmp;
   std::vector<std::string> cmp_what;
-  auto* compare = app.add_subcommand("compare", "run a scenario on two kernels in guests (2 NUMA nodes), --runs times "
-                                                "each, and print the diff: compare --kernels 6.1,6.12 scenario NAME");
+  auto* compare = app.add_subcommand("compare", "run a scenario, or your own command, on two kernels in guests (2 NUMA "
+                                                "nodes), --runs times each, and print the diff: compare --kernels "
+                                                "6.1,6.12 scenario NAME");
   compare->add_option("--kernels", cmp.kernels, "two kernels, A,B: 6.1, 6.12, names from kernels build or vmlinuz paths; NAME@PARAMS adds kernel parameters (a bug switch)")->required();
   compare->add_option("--runs", cmp.runs, "runs per kernel (4 lets differences reach significance)")
       ->capture_default_str()
@@ -176,7 +177,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 7 * 24 * 3600));
   compare->add_flag("--quick", cmp.quick, "small scenario sizes");
-  compare->add_option("what", cmp_what, "scenario NAME|all")->required()->expected(2);
+  compare->add_option("--add", cmp.add, "a program or file your command needs, put into the guests at the same path "
+                                        "(repeatable)");
+  compare->add_option("what", cmp_what, "scenario NAME|all, or -- CMD ARGS... (your own workload, recorded in each "
+                                        "guest; its reports are compared)")->required();
   app.require_subcommand(0, 1);
 
   try {
@@ -195,8 +199,13 @@ int main(int argc, char** argv) {
     if (*vmcmd) return run_vm(vm);
     if (*scenario) return run_scenarios(sc);
     if (*compare) {
-      if (cmp_what.size() != 2 || cmp_what[0] != "scenario") throw ToolError("usage: compare --kernels A,B scenario NAME|all");
-      cmp.scenario = cmp_what[1];
+      if (cmp_what[0] == "scenario") {
+        if (cmp_what.size() != 2) throw ToolError("usage: compare --kernels A,B scenario NAME|all, or -- CMD ARGS...");
+        cmp.scenario = cmp_what[1];
+      } else {
+        cmp.command = cmp_what;
+        if (cmp.quick) throw ToolError("--quick sizes a scenario; it means nothing for your own command");
+      }
       return run_compare(cmp);
     }
     if (*fetch) return run_kernels_fetch(fetch_series);

@@ -137,11 +137,22 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   size_t count_entries = std::clamp<size_t>((4u << 20) / (ncpu * sizeof(hs_alloc_count)), 1024, 16384);
   bpf_map__set_max_entries(skel_->maps.alloc_counts, static_cast<uint32_t>(count_entries));
 
+  require_global_data_support();
   if (int err = holdscope_bpf__load(skel_.get()))
     throw ToolError("cannot load the BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
 }
 
 Tracer::~Tracer() = default;
+
+// libbpf decides whether the kernel supports global data (.rodata, .bss) by loading a socket filter that reads a map
+// value. Socket filters exist only with CONFIG_NET, so on a kernel without it libbpf creates no .rodata/.bss maps and
+// the load fails later with "fd N is not pointing to valid bpf_map", which names neither cause nor cure.
+void Tracer::require_global_data_support() {
+  if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCKET_FILTER, nullptr) == 1) return;
+  if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, nullptr) != 1) return;  // the load says what is wrong
+  throw ToolError("this kernel cannot load socket filter BPF programs (built without CONFIG_NET), which libbpf needs "
+                  "to accept holdscope's global data: build it with CONFIG_NET=y");
+}
 
 // Points one fentry and one fexit slot at each function of the attach points that run direct; unused slots stay
 // unloaded, so the object loads where fentry is forbidden.

@@ -72,6 +72,7 @@ class Tracer {
  private:
   static int on_sample(void* ctx, void* data, size_t len);
   void plan_direct_programs(const struct btf* vmlinux);
+  static void require_global_data_support();
   void fold_tallies();
   uint64_t unflushed_records() const;
   static constexpr int kEndFlushTries = 10000;

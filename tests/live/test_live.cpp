@@ -196,7 +196,7 @@ TEST_CASE("record then report gives the same report as record --json, and Ctrl-C
   for (const auto& p : {rec, j1, j2}) unlink(p.c_str());
 }
 
-TEST_CASE("bad input and missing capabilities: one clear line and a non-zero exit") {
+TEST_CASE("bad input and missing capabilities: one clear line and a non-zero exit", "[userspace]") {
   REQUIRE_LIVE();  // needs a real recording to corrupt, and root to drop privileges from
   auto one_line_error = [](const Run& r, const std::string& needle) {
     INFO("stderr: " << r.err);

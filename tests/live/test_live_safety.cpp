@@ -150,7 +150,7 @@ TEST_CASE("record -o: a failed record leaves what -o names untouched; refused no
   CHECK(entries(dir, ".keep.hsr.holdscope-").empty());  // no temporary file left behind
 }
 
-TEST_CASE("SIGKILL mid-record: no BPF program stays, -o is untouched, the partial file is named, refused, then removed") {
+TEST_CASE("SIGKILL mid-record: no BPF program stays, -o is untouched, the partial file is named, refused, then removed", "[userspace]") {
   REQUIRE_LIVE();
   std::string dir = tmp("killed");
   REQUIRE(mkdir(dir.c_str(), 0700) == 0);
@@ -289,7 +289,7 @@ TEST_CASE("a killed workload's system changes are undone: when it dies, and at t
   for (const char* f : {"undo.hsr", "undo2.hsr"}) unlink(tmp(f).c_str());
 }
 
-TEST_CASE("fork storms: 10,000 processes one after another, 5,000 alive at once, none lost") {
+TEST_CASE("fork storms: 10,000 processes one after another, 5,000 alive at once, none lost", "[userspace]") {
   REQUIRE_LIVE();
   // Write holds grow exactly with the number of processes: the same fixture with 1,000 and with 10,000 (or 500 and
   // 5,000) children adds ten times as many. A lost process breaks the proportion. (Read holds also come from page
@@ -334,7 +334,7 @@ TEST_CASE("a full disk: one clear line, a non-zero exit, and what -o names left 
   rmdir(dir.c_str());
 }
 
-TEST_CASE("two records at once: each traces its own command only, and both give the known answer") {
+TEST_CASE("two records at once: each traces its own command only, and both give the known answer", "[userspace]") {
   REQUIRE_LIVE();
   const int n1 = 300, n2 = 2300;
   std::string r1 = tmp("twice1.hsr"), j1 = tmp("twice1.json"), r2 = tmp("twice2.hsr"), j2 = tmp("twice2.json");
