@@ -78,10 +78,16 @@ mkdir -p "$obj"
     make -C "$src" O="$obj" olddefconfig
 } >>"$log" 2>&1 || fail "configuration"
 # A requested option that Kconfig dropped (a missing dependency) would give a kernel holdscope cannot use.
+# An option the caller's fragment sets itself (=y, =n or "is not set") is the fragment's to decide, not the base's.
 missing=""
+overridden=""
+[ -n "$fragment" ] && overridden=$(grep -o -E '^(# )?CONFIG_[A-Za-z0-9_]+' "$fragment" | sed 's/^# //')
 for f in "$base" ${fragment:+"$fragment"}; do
   while IFS= read -r line; do
-    case $line in CONFIG_*=y) grep -qx "$line" "$obj/.config" || missing+=" ${line%%=*}" ;; esac
+    case $line in CONFIG_*=y)
+      [ "$f" = "$base" ] && grep -qx "${line%%=*}" <<<"$overridden" && continue
+      grep -qx "$line" "$obj/.config" || missing+=" ${line%%=*}" ;;
+    esac
   done < "$f"
 done
 [ -z "$missing" ] || { echo "build-kernel: $name: Kconfig did not keep:$missing" >&2; exit 1; }

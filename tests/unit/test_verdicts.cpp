@@ -139,7 +139,12 @@ json report_with_population(uint64_t under_read, uint64_t under_write, uint64_t 
   allocs.push_back({{"kind", "page"}, {"mode", "write"}, {"count", 5}, {"stack", {"__alloc_pages+0x1", "do_mmap+0x30"}}});
   return {{"allocations_under_lock", allocs},
           {"longest_holds", {{{"task", {{"comm", "mlocker"}, {"mode", "write"}}}, {"duration_ns", mlocker_write_ns}}}},
-          {"waits_blocked_by", {{{"waiter", "ps-reader"}, {"holder", "mlocker"}, {"holder_mode", "write"}, {"count", 1}}}}};
+          {"waits_blocked_by", {{{"waiter", "ps-reader"}, {"holder", "mlocker"}, {"holder_mode", "write"}, {"count", 1},
+                                 {"total_ns", 7'000'000}},
+                                {{"waiter", "ps-reader"}, {"holder", "mlocker"}, {"holder_mode", "read"}, {"count", 2},
+                                 {"total_ns", 90'000'000}},
+                                {{"waiter", "victim"}, {"holder", "mlocker"}, {"holder_mode", "write"}, {"count", 1},
+                                 {"total_ns", 5'000'000}}}}};
 }
 
 }  // namespace
@@ -150,7 +155,8 @@ TEST_CASE("mlock-populate verdict: population under the read lock holds; under w
   CHECK(ok.verdict == "holds");
   CHECK(ok.evidence["population_allocations_under_read"] == 16384);
   CHECK(ok.evidence["population_allocations_under_write"] == 0);  // do_mmap's own allocation is not population
-  CHECK(ok.evidence["reader_blocked_by"].size() == 1);
+  CHECK(ok.evidence["reader_blocked_by"].size() == 2);
+  CHECK(ok.evidence["reader_wait_behind_mlocker_write_ns"] == 7'000'000);  // only the reader's, only behind write
   CHECK(verdict_mlock_populate(report_with_population(0, 16384, 2'000'000), {}, stats).verdict == "violated");
   CHECK(verdict_mlock_populate(report_with_population(16384, 0, 150'000'000), {}, stats).verdict == "violated");
   CHECK(verdict_mlock_populate(report_with_population(0, 0, 0), {}, stats).verdict.rfind("inconclusive", 0) == 0);
