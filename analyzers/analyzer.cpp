@@ -312,7 +312,7 @@ struct Analyzer::Impl {
   void on_acquired(const hs_event& e) {
     auto& t = tasks[e.pid];
     bool write = e.write != 0;
-    bool success = e.flag & 1;
+    bool success = e.flag & HS_ACQ_F_SUCCESS;
     bool has_wait = t.wait && t.wait->mm == e.mm;
     auto held = std::find_if(t.holds.begin(), t.holds.end(), [&](const Hold& h) { return h.mm == e.mm; });
 
@@ -416,7 +416,7 @@ struct Analyzer::Impl {
     auto& ac = r.anon_vma_clone;
     if (!ctx.gfp.may_sleep(e.arg)) {
       ac.nowait_attempts++;
-      if (e.flag & 1) {
+      if (e.flag & HS_ALLOC_F_FAILED) {
         ac.nowait_failures++;
         t.clone_retry_due = true;
       }
@@ -439,7 +439,8 @@ struct Analyzer::Impl {
     int mode = mode_of(e.pid);
     if (mode == 0) return;  // the kernel's view said held, ours says not: ordering at a hold's edge; not under lock
     int kind = e.type == HS_EV_PAGE_ALLOC ? HS_ALLOC_PAGE : e.type == HS_EV_SLAB_ALLOC ? HS_ALLOC_SLAB : HS_ALLOC_KMALLOC;
-    add_allocs(kind, mode == 2, kind == HS_ALLOC_PAGE ? e.order : e.arg2, e.arg, e.stack_id, 1, e.flag & 1);
+    add_allocs(kind, mode == 2, kind == HS_ALLOC_PAGE ? e.order : e.arg2, e.arg, e.stack_id, 1,
+               e.flag & HS_ALLOC_F_FAILED);
   }
 
   // n allocations of one kind under the lock, failed of them failed; what: the order, cache pointer or bytes.
@@ -473,7 +474,7 @@ struct Analyzer::Impl {
     auto& t = tasks[e.pid];
     auto& slot = reclaim ? t.reclaim : t.compaction;
     if (slot) r.drops.unmatched++;
-    slot = Timed{e.ts, e.stack_id, mode == 2, (e.flag & 1) != 0};
+    slot = Timed{e.ts, e.stack_id, mode == 2, (e.flag & HS_RECLAIM_F_MEMCG) != 0};
   }
 
   void on_timed_end(const hs_event& e, bool reclaim) {
@@ -494,9 +495,9 @@ struct Analyzer::Impl {
     // One lru_add_drain_all queues its works in ascending CPU order (for_each_online_cpu) within microseconds: a
     // work for a CPU at or below the previous one starts the next call.
     bool same_call = t.last_drain_mode == mode && e.ts - std::min<uint64_t>(e.ts, t.last_drain_ts) < kDrainBurstNs &&
-                     e.order > t.last_drain_cpu;
+                     e.target_cpu > t.last_drain_cpu;
     t.last_drain_ts = e.ts;
-    t.last_drain_cpu = e.order;
+    t.last_drain_cpu = e.target_cpu;
     t.last_drain_mode = mode;
     if (mode != 0) {
       auto& a = sleeps[SleepKey{kSleepLruDrain, mode, false, e.stack_id}];
@@ -573,15 +574,17 @@ struct Analyzer::Impl {
       hs_event a = e;
       a.type = HS_EV_LOCK_ACQUIRED;
       a.ts = std::min<uint64_t>(e.arg, e.ts);
-      a.flag = 1 | (e.flag & 4) | kRebuilt;
+      a.flag = HS_ACQ_F_SUCCESS | ((e.flag & HS_HOLD_F_HAS_START) ? HS_ACQ_F_HAS_START : 0) | kRebuilt;
       a.arg = e.arg2;
       a.arg2 = 0;
       a.stack_id = -1;
-      // It ends in its release or, flag 2, in a downgrade: the read hold that goes on ends in a release record.
+      // It ends in its release or (HS_HOLD_F_DOWNGRADE) in a downgrade: the read hold that goes on ends in a release
+      // record.
       hs_event r = e;
-      r.type = (e.flag & 2) ? HS_EV_LOCK_ACQUIRED : HS_EV_LOCK_RELEASED;
-      r.write = (e.flag & 2) ? 0 : e.write;
-      r.flag = (e.flag & 2) ? 1 | 2 : 0;
+      bool downgrade = e.flag & HS_HOLD_F_DOWNGRADE;
+      r.type = downgrade ? HS_EV_LOCK_ACQUIRED : HS_EV_LOCK_RELEASED;
+      r.write = downgrade ? 0 : e.write;
+      r.flag = downgrade ? HS_ACQ_F_SUCCESS | HS_ACQ_F_DOWNGRADE : 0;
       r.arg = r.arg2 = 0;
       queue(a);
       queue(r);
@@ -596,7 +599,7 @@ struct Analyzer::Impl {
   }
 
   void queue(const hs_event& e) {
-    if (e.type == HS_EV_LOCK_ACQUIRED && (e.flag & 4)) {
+    if (e.type == HS_EV_LOCK_ACQUIRED && (e.flag & HS_ACQ_F_HAS_START)) {
       // The kernel folded the acquisition's start into its acquire event: put the start back in its place.
       hs_event s = e;
       s.type = HS_EV_LOCK_START;

@@ -162,7 +162,7 @@ struct AttachTracker::Impl {
   void on_entry(const hs_event& e) {
     if (e.arg >= slot_point.size()) return;
     int slot = static_cast<int>(e.arg), point = slot_point[slot];
-    int mode = std::min<int>(e.flag, 2);
+    int mode = std::min<int>(e.flag, HS_MODE_WRITE);  // HS_MODE_*: a lock mode, not bits
     auto& t = tasks[e.pid];
     Frame f;
     f.slot = slot;
@@ -334,7 +334,7 @@ struct AttachTracker::Impl {
   void on_clone_alloc_direct(const hs_event& e, Frame& f) {
     auto& ac = r.anon_vma_clone;
     bool may_sleep = ctx.gfp.may_sleep(e.arg);
-    bool failed = e.flag & 1;
+    bool failed = e.flag & HS_ALLOC_F_FAILED;
     if (is_chain_alloc(e)) {
       if (!may_sleep) {
         ac.nowait_attempts++;
@@ -378,7 +378,7 @@ struct AttachTracker::Impl {
       });
       if (e.type == HS_EV_PAGE_ALLOC && it->second.episode) {
         auto& s = r.slow_path.by_lock[it->second.episode->mode];
-        if (e.flag & 1) s.failed++;
+        if (e.flag & HS_ALLOC_F_FAILED) s.failed++;
         it->second.episode.reset();
       }
     }
@@ -408,7 +408,7 @@ struct AttachTracker::Impl {
 
   void on_timed(const hs_event& e, int mode, bool reclaim, bool begin) {
     if (begin) {
-      bool memcg = reclaim && (e.flag & 1);
+      bool memcg = reclaim && (e.flag & HS_RECLAIM_F_MEMCG);
       if (!memcg) open_episode(e, mode);
       auto& t = tasks[e.pid];
       (reclaim ? t.reclaim : t.compaction) = Timed{e.ts};

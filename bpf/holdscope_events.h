@@ -12,7 +12,8 @@
 #include <linux/types.h>
 #endif
 
-#define HS_EVENT_ABI 3 /* 3: hold records (HS_EV_LOCK_HOLD); 2: acquire events may carry their start (flag 4); all read */
+#define HS_EVENT_ABI 3 /* 3: hold records (HS_EV_LOCK_HOLD); 2: acquire events may carry their start
+			* (HS_ACQ_F_HAS_START); all read */
 #define HS_MAX_STACK_DEPTH 48
 #define HS_CACHE_NAME_LEN 32
 #define HS_STACK_ID_ALT 0x40000000 /* the id is in the second stack map */
@@ -22,26 +23,27 @@
 
 enum hs_event_type {
 	HS_EV_LOCK_START = 1,   /* mmap_lock_start_locking: mm, write */
-	HS_EV_LOCK_ACQUIRED = 2,/* mmap_lock_acquire_returned: mm, write, flag=1 success|2 downgrade|4 arg is the start,
+	HS_EV_LOCK_ACQUIRED = 2,/* mmap_lock_acquire_returned: mm, write, flag=HS_ACQ_F_*, arg=start ts (HS_ACQ_F_HAS_START),
 				 * stack */
 	HS_EV_LOCK_RELEASED = 3,/* mmap_lock_released: mm, write, stack (of a long hold, by default) */
-	HS_EV_PAGE_ALLOC = 4,   /* mm_page_alloc: order, arg=gfp, flag=failed, stack */
-	HS_EV_SLAB_ALLOC = 5,   /* kmem_cache_alloc: arg=gfp, arg2=cache pointer, arg3=call_site, flag=failed */
-	HS_EV_KMALLOC = 6,      /* kmalloc: arg=gfp, arg2=bytes_alloc, arg3=call_site, flag=failed */
-	HS_EV_RECLAIM_BEGIN = 7,/* direct or memcg reclaim: order, arg=gfp, flag=1 for memcg, stack */
+	HS_EV_PAGE_ALLOC = 4,   /* mm_page_alloc: order, arg=gfp, flag=HS_ALLOC_F_FAILED, stack */
+	HS_EV_SLAB_ALLOC = 5,   /* kmem_cache_alloc: arg=gfp, arg2=cache pointer, arg3=call_site, flag=HS_ALLOC_F_FAILED */
+	HS_EV_KMALLOC = 6,      /* kmalloc: arg=gfp, arg2=bytes_alloc, arg3=call_site, flag=HS_ALLOC_F_FAILED */
+	HS_EV_RECLAIM_BEGIN = 7,/* direct or memcg reclaim: order, arg=gfp, flag=HS_RECLAIM_F_MEMCG, stack */
 	HS_EV_RECLAIM_END = 8,  /* arg=nr_reclaimed, flag as begin */
 	HS_EV_COMPACT_BEGIN = 9,/* mm_compaction_begin, stack */
 	HS_EV_COMPACT_END = 10, /* mm_compaction_end: arg=status */
-	HS_EV_LRU_DRAIN = 11,   /* workqueue_queue_work of lru_add_drain_per_cpu: order=target cpu, stack */
+	HS_EV_LRU_DRAIN = 11,   /* workqueue_queue_work of lru_add_drain_per_cpu: target_cpu, stack */
 	HS_EV_TASK_EXIT = 12,   /* sched_process_exit of a task that had lock state */
-	HS_EV_FN_ENTRY = 13,    /* fentry: arg=slot, mm=first argument when it is an mm, flag=lock held (0/1/2), stack */
+	HS_EV_FN_ENTRY = 13,    /* fentry: arg=slot, mm=first argument when it is an mm, flag=lock held (HS_MODE_*, not
+				 * bits), stack */
 	HS_EV_FN_EXIT = 14,     /* fexit: arg=slot, arg2=return value */
 	HS_EV_COMPACT_TRY = 15, /* mm_compaction_try_to_compact_pages (direct compaction): order, arg=gfp */
-	HS_EV_COLLAPSE = 16,    /* mm_collapse_huge_page: mm, arg=status, flag=isolated */
+	HS_EV_COLLAPSE = 16,    /* mm_collapse_huge_page: mm, arg=status, flag=HS_COLLAPSE_F_ISOLATED */
 	HS_EV_SCAN_PMD = 17,    /* mm_khugepaged_scan_pmd: mm, arg=status */
-	HS_EV_LOCK_HOLD = 18,   /* mmap_lock_released, or flag 2 a downgrade, of a hold whose acquisition was not written
-				 * (nothing was streamed inside it): mm, write (the hold's mode), arg=acquired ts, arg2=start ts
-				 * (flag 4), stack as HS_EV_LOCK_RELEASED */
+	HS_EV_LOCK_HOLD = 18,   /* mmap_lock_released, or a downgrade (HS_HOLD_F_DOWNGRADE), of a hold whose acquisition
+				 * was not written (nothing was streamed inside it): mm, write (the hold's mode), arg=acquired ts,
+				 * arg2=start ts (HS_HOLD_F_HAS_START), flag=HS_HOLD_F_*, stack as HS_EV_LOCK_RELEASED */
 };
 
 struct hs_event {
@@ -53,12 +55,41 @@ struct hs_event {
 	__u32 pid;      /* thread id */
 	__u32 tgid;
 	__s32 stack_id; /* < 0: no stack */
-	__u32 order;
+	union {
+		__u32 order;      /* HS_EV_PAGE_ALLOC, HS_EV_RECLAIM_BEGIN, HS_EV_COMPACT_TRY: the allocation's order */
+		__u32 target_cpu; /* HS_EV_LRU_DRAIN: the CPU whose LRU batch the work drains (not the one it ran on) */
+	};
 	__u16 type;
 	__u8 write;
-	__u8 flag;
-	__u32 cpu;
+	__u8 flag;      /* HS_*_F_* bits of the event's type (see below), or HS_MODE_* for HS_EV_FN_ENTRY */
+	__u32 cpu;      /* the CPU the record was written on */
 };
+
+/* hs_event.flag bits, named per event type: the same bit means different things in different events. Bit 0x80 of a
+ * start or acquire event is the analyzer's own (kRebuilt, analyzers/analyzer.cpp), never written by the kernel. */
+
+/* HS_EV_LOCK_ACQUIRED */
+#define HS_ACQ_F_SUCCESS   0x1 /* the lock was taken (not: a failed trylock, an interrupted killable wait) */
+#define HS_ACQ_F_DOWNGRADE 0x2 /* mmap_write_downgrade: the task's write hold goes on as a read hold */
+#define HS_ACQ_F_HAS_START 0x4 /* arg is when the acquisition began (its start, folded in: no record of its own) */
+
+/* HS_EV_LOCK_HOLD */
+#define HS_HOLD_F_DOWNGRADE 0x2 /* the hold ends in a downgrade, not a release: its read part's release follows */
+#define HS_HOLD_F_HAS_START 0x4 /* arg2 is when the acquisition began */
+
+/* HS_EV_PAGE_ALLOC, HS_EV_SLAB_ALLOC, HS_EV_KMALLOC */
+#define HS_ALLOC_F_FAILED 0x1
+
+/* HS_EV_RECLAIM_BEGIN, HS_EV_RECLAIM_END */
+#define HS_RECLAIM_F_MEMCG 0x1 /* mm_vmscan_memcg_reclaim_*, not mm_vmscan_direct_reclaim_* */
+
+/* HS_EV_COLLAPSE */
+#define HS_COLLAPSE_F_ISOLATED 0x1
+
+/* The mmap_lock a task holds, the strongest if several: HS_EV_FN_ENTRY's flag and hs_alloc_key.mode. */
+#define HS_MODE_NONE  0
+#define HS_MODE_READ  1
+#define HS_MODE_WRITE 2
 
 /* Indices into the per-CPU counter array: every loss is counted, none is silent. */
 enum hs_counter {
@@ -93,7 +124,7 @@ struct hs_alloc_key {
 	__u32 gfp;
 	__s32 stack_id;
 	__u8 kind;
-	__u8 mode;      /* mmap_lock held: 1 read, 2 write */
+	__u8 mode;      /* mmap_lock held: HS_MODE_READ or HS_MODE_WRITE */
 	__u8 pad[6];
 };
 
@@ -110,7 +141,7 @@ struct hs_alloc_slot {
 	__u64 failed;
 };
 
-/* A CPU's batch of records (bpf/holdscope.bpf.c: the per-CPU map batches). User space reads n and busy at the end
+/* A CPU's batch of records (bpf/emit.bpf.h: the per-CPU map batches). User space reads n and busy at the end
  * of a trace to flush until every CPU's batch is idle and empty. */
 #define HS_BATCH 64
 struct hs_batch {

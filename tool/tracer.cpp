@@ -203,7 +203,7 @@ void Tracer::start(EventFn fn) {
   skel_->bss->hs_enabled = 1;
 }
 
-// A sample is one record or a CPU's batch of them (bpf/holdscope.bpf.c: struct batch).
+// A sample is one record or a CPU's batch of them (bpf/emit.bpf.h: the per-CPU map batches).
 int Tracer::on_sample(void* ctx, void* data, size_t len) {
   auto* self = static_cast<Tracer*>(ctx);
   for (size_t off = 0; off + sizeof(hs_event) <= len; off += sizeof(hs_event)) {

@@ -30,22 +30,23 @@ inline hs_event ev(uint16_t type, uint64_t ts, uint32_t tid, uint64_t mm = 0, bo
 // A per-CPU work of lru_add_drain_all queued for target_cpu.
 inline hs_event drain(uint64_t ts, uint32_t tid, uint32_t target_cpu) {
   hs_event e = ev(HS_EV_LRU_DRAIN, ts, tid);
-  e.order = target_cpu;
+  e.target_cpu = target_cpu;
   return e;
 }
 inline hs_event start(uint64_t ts, uint32_t tid, uint64_t mm, bool write) { return ev(HS_EV_LOCK_START, ts, tid, mm, write); }
 inline hs_event acquired(uint64_t ts, uint32_t tid, uint64_t mm, bool write, bool success = true) {
-  return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, write, success ? 1 : 0);
+  return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, write, success ? HS_ACQ_F_SUCCESS : 0);
 }
 // The kernel's form of an uncontended acquisition: no start event, the start travels in the acquire event.
 inline hs_event acquired_folded(uint64_t start_ts, uint64_t ts, uint32_t tid, uint64_t mm, bool write, bool success = true) {
-  hs_event e = ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, write, (success ? 1 : 0) | 4);
+  hs_event e =
+      ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, write, (success ? HS_ACQ_F_SUCCESS : 0) | HS_ACQ_F_HAS_START);
   e.arg = start_ts;
   return e;
 }
 // The kernel's form of a hold with nothing streamed inside it: one record at the release (start_ts 0: none seen).
 inline hs_event hold(uint64_t start_ts, uint64_t acquired_ts, uint64_t released_ts, uint32_t tid, uint64_t mm, bool write) {
-  hs_event e = ev(HS_EV_LOCK_HOLD, released_ts, tid, mm, write, start_ts ? 4 : 0);
+  hs_event e = ev(HS_EV_LOCK_HOLD, released_ts, tid, mm, write, start_ts ? HS_HOLD_F_HAS_START : 0);
   e.arg = acquired_ts;
   e.arg2 = start_ts;
   return e;
@@ -53,10 +54,12 @@ inline hs_event hold(uint64_t start_ts, uint64_t acquired_ts, uint64_t released_
 // The write part of a hold that ends in a downgrade, as one record; the read part's release follows as its own.
 inline hs_event downgraded_hold(uint64_t start_ts, uint64_t acquired_ts, uint64_t downgrade_ts, uint32_t tid, uint64_t mm) {
   hs_event e = hold(start_ts, acquired_ts, downgrade_ts, tid, mm, true);
-  e.flag |= 2;
+  e.flag |= HS_HOLD_F_DOWNGRADE;
   return e;
 }
-inline hs_event downgrade(uint64_t ts, uint32_t tid, uint64_t mm) { return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, false, 1 | 2); }
+inline hs_event downgrade(uint64_t ts, uint32_t tid, uint64_t mm) {
+  return ev(HS_EV_LOCK_ACQUIRED, ts, tid, mm, false, HS_ACQ_F_SUCCESS | HS_ACQ_F_DOWNGRADE);
+}
 inline hs_event released(uint64_t ts, uint32_t tid, uint64_t mm, bool write) {
   return ev(HS_EV_LOCK_RELEASED, ts, tid, mm, write);
 }
@@ -67,7 +70,7 @@ inline hs_event page_alloc(uint64_t ts, uint32_t tid, uint32_t order, uint64_t g
   return e;
 }
 inline hs_event slab_alloc(uint64_t ts, uint32_t tid, uint64_t gfp, bool failed = false) {
-  auto e = ev(HS_EV_SLAB_ALLOC, ts, tid, 0, false, failed ? 1 : 0);
+  auto e = ev(HS_EV_SLAB_ALLOC, ts, tid, 0, false, failed ? HS_ALLOC_F_FAILED : 0);
   e.arg = gfp;
   e.arg2 = kVmaCache;
   return e;

@@ -91,7 +91,7 @@ TEST_CASE("mmap_write_downgrade splits one hold into a write part and a read par
       released(us(31), 100, kMmA, false),
   };
   SECTION("flagged by the kernel") {}
-  SECTION("inferred without the kernel's flag") { s[3].flag = 1; }
+  SECTION("inferred without the kernel's flag") { s[3].flag = HS_ACQ_F_SUCCESS; }
   Report r = analyze(ctx, s);
   CHECK(r.downgrades == 1);
   CHECK(r.holds.write.count == 1);
