@@ -654,7 +654,7 @@ struct Analyzer::Impl {
     r.longest_holds = std::move(longest_holds);
     r.longest_waits = std::move(longest_waits);
     for (const auto& [k, v] : blocked_by)
-      r.waits_blocked_by.push_back(BlockedBy{std::get<0>(k), std::get<1>(k), std::get<2>(k) ? "write" : "read", v.first, v.second});
+      r.waits_blocked_by.push_back(BlockedBy{std::get<0>(k), std::get<1>(k), held_mode_name(std::get<2>(k)), v.first, v.second});
     std::sort(r.waits_blocked_by.begin(), r.waits_blocked_by.end(),
               [](const BlockedBy& a, const BlockedBy& b) { return a.total_ns > b.total_ns; });
 
@@ -665,7 +665,7 @@ struct Analyzer::Impl {
     for (const auto& [k, a] : allocs) {
       AllocGroup g;
       g.kind = k.kind == 0 ? "page" : "slab";
-      g.mode = k.write ? "write" : "read";
+      g.mode = held_mode_name(k.write);
       g.order = k.order;
       g.cache = k.cache;
       g.gfp_value = k.gfp;

@@ -17,8 +17,6 @@ constexpr uint64_t kStaleCollapseNs = 1'000'000'000;  // an inferred collapse wh
 constexpr size_t kKeptCollapses = 20;
 constexpr uint64_t kScanSucceed = 1;  // enum scan_result's SCAN_SUCCEED, the same in 6.1 through 6.18
 
-const char* kPointNames[kAttachPoints] = {"lru_drain", "khugepaged", "anon_vma_clone", "alloc_slowpath"};
-const char* kModeNames[3] = {"none", "read", "write"};
 
 struct CloneState {  // one anon_vma_clone call, direct mode
   bool root_locked = false;
@@ -107,16 +105,16 @@ struct AttachTracker::Impl {
 
   Impl(const TraceContext& c, Report& rep, TrackerHooks h) : ctx(c), r(rep), hooks(std::move(h)) {
     for (int p = 0; p < kAttachPoints; p++) {
-      points[p].name = kPointNames[p];
-      points[p].mode = "unavailable";
+      points[p].name = kAttachPointNames[p];
+      points[p].mode = AttachMode::unavailable;
       points[p].why = "not recorded (recording made before attach points existed)";
     }
     for (const auto& a : ctx.attach_points) {
       for (int p = 0; p < kAttachPoints; p++) {
-        if (a.name != kPointNames[p]) continue;
+        if (a.name != kAttachPointNames[p]) continue;
         points[p].mode = a.mode;
         points[p].why = a.why;
-        is_direct[p] = a.mode == "direct";
+        is_direct[p] = a.mode == AttachMode::direct;
       }
     }
     for (const auto& fn : ctx.fn_slots) {
@@ -124,14 +122,14 @@ struct AttachTracker::Impl {
       for (const auto& a : ctx.attach_points)
         if (std::find(a.functions.begin(), a.functions.end(), fn) != a.functions.end())
           for (int p = 0; p < kAttachPoints; p++)
-            if (a.name == kPointNames[p]) point = p;
+            if (a.name == kAttachPointNames[p]) point = p;
       slot_point.push_back(point);
       slot_time.emplace_back();
       slot_stats.push_back(FunctionStats{fn, 0, {}, {}});
     }
-    r.khugepaged.mode = is_direct[kKhugepaged] ? "direct" : "inferred";
-    r.slow_path.mode = is_direct[kAllocSlowpath] ? "direct" : "inferred";
-    if (is_direct[kAnonVmaClone]) r.anon_vma_clone.mode = "direct";
+    r.khugepaged.mode = is_direct[kKhugepaged] ? AttachMode::direct : AttachMode::inferred;
+    r.slow_path.mode = is_direct[kAllocSlowpath] ? AttachMode::direct : AttachMode::inferred;
+    if (is_direct[kAnonVmaClone]) r.anon_vma_clone.mode = AttachMode::direct;
   }
 
   // By the cache's name, or by the call site where SLUB merged anon_vma_chain into a cache named after another.
@@ -248,7 +246,7 @@ struct AttachTracker::Impl {
     Collapse* c = open_collapse(e.pid);
     if (!c || c->alloc_mode >= 0) return;
     c->alloc_mode = mode;
-    c->seq.push_back(LockStep{"huge_page", kModeNames[mode], e.ts, 0});
+    c->seq.push_back(LockStep{"huge_page", lock_mode_name(mode), e.ts, 0});
     if (is_direct[kKhugepaged]) return;  // counted as an allocation inside the bracket
     points[kKhugepaged].page_allocs++;
     note_stack(kKhugepaged, mode, e.stack_id);
@@ -314,7 +312,7 @@ struct AttachTracker::Impl {
       } else {
         rec.result = "?";
       }
-      rec.alloc_under = c.alloc_mode < 0 ? "unseen" : kModeNames[c.alloc_mode];
+      rec.alloc_under = c.alloc_mode < 0 ? "unseen" : lock_mode_name(c.alloc_mode);
       rec.write_hold_ns = w;
       for (auto s : c.seq) {
         s.start_ns = s.start_ns >= c.start ? s.start_ns - c.start : 0;
@@ -488,7 +486,7 @@ struct AttachTracker::Impl {
     if (c) {
       if (!c->mm) c->mm = mm;
       if (c->mm == mm) {
-        c->seq.push_back(LockStep{write ? "write" : "read", "", start, end - std::min<uint64_t>(end, start)});
+        c->seq.push_back(LockStep{held_mode_name(write), "", start, end - std::min<uint64_t>(end, start)});
         if (write) {
           c->writes.emplace_back(start, end);
           writing_collapsers.insert(tid);
@@ -512,7 +510,7 @@ struct AttachTracker::Impl {
   }
 
   void on_wait(uint32_t tid, uint64_t mm, bool write, uint64_t start, uint64_t end) {
-    BlockedWait b{tid, hooks.comm(tid), write ? "write" : "read", end - std::min<uint64_t>(end, start)};
+    BlockedWait b{tid, hooks.comm(tid), held_mode_name(write), end - std::min<uint64_t>(end, start)};
     auto blocked_by = [&](const std::vector<std::pair<uint64_t, uint64_t>>& writes) {
       return std::any_of(writes.begin(), writes.end(), [&](const auto& w) { return overlaps(start, end, w.first, w.second); });
     };
@@ -550,14 +548,14 @@ struct AttachTracker::Impl {
       if (is_direct[p]) {
         out.calls = agg[p].calls;
         out.calls_by_lock = agg[p].calls_by_lock;
-      } else if (p == kLruDrain && out.mode == "inferred") {
+      } else if (p == kLruDrain && out.mode == AttachMode::inferred) {
         const auto& d = r.lru_drains;
         out.calls = d.calls_none + d.calls_read + d.calls_write;
         out.calls_by_lock = std::array<uint64_t, 3>{d.calls_none, d.calls_read, d.calls_write};
-      } else if (p == kAllocSlowpath && out.mode == "inferred") {
+      } else if (p == kAllocSlowpath && out.mode == AttachMode::inferred) {
         out.calls = agg[p].calls;
         out.calls_by_lock = agg[p].calls_by_lock;
-      } else if (p == kKhugepaged && out.mode == "inferred") {
+      } else if (p == kKhugepaged && out.mode == AttachMode::inferred) {
         uint64_t n = 0;
         for (const auto& [mm, m] : mms) n += m.out.attempted;
         out.calls = n;
@@ -566,7 +564,7 @@ struct AttachTracker::Impl {
       for (const auto& [k, n] : agg[p].stacks) st.emplace_back(n, k);
       std::sort(st.begin(), st.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
       for (size_t i = 0; i < st.size() && i < 5; i++)
-        out.held_lock_stacks.push_back(StackCount{kModeNames[st[i].second.first], st[i].first, hooks.stack(st[i].second.second)});
+        out.held_lock_stacks.push_back(StackCount{lock_mode_name(st[i].second.first), st[i].first, hooks.stack(st[i].second.second)});
       r.attach_points.push_back(std::move(out));
     }
     for (auto& [mm, m] : mms) {

@@ -9,13 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "analyzers/attach_points.h"
 #include "analyzers/context.h"
 #include "analyzers/report.h"
 #include "bpf/holdscope_events.h"
 
 namespace holdscope {
-
-enum AttachPoint { kLruDrain = 0, kKhugepaged = 1, kAnonVmaClone = 2, kAllocSlowpath = 3, kAttachPoints = 4 };
 
 // anon_vma_clone's allocations, told by the function they are made from, or by their cache where SLUB did not merge it.
 inline constexpr const char* kCloneFunction = "anon_vma_clone";

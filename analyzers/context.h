@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "analyzers/attach_points.h"
 #include "analyzers/gfp.h"
 #include "analyzers/symbols.h"
 
@@ -48,7 +49,7 @@ struct AllocCount {
 // How one attach point was observed in this trace.
 struct AttachPointInfo {
   std::string name;
-  std::string mode;  // "direct" | "inferred" | "unavailable"
+  AttachMode mode = AttachMode::unavailable;
   std::string why;
   std::vector<std::string> functions;  // direct: bracketed by fentry/fexit
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "analyzers/attach_points.h"
 #include "analyzers/untrusted_text.h"
 
 #include <algorithm>
@@ -81,7 +82,8 @@ static std::map<std::string, double> single_report_figures(const nlohmann::json&
     f[key + ".total_ns"] += s.value("total_ns", 0.0);
   }
   if (r.contains("lru_drains"))
-    for (const char* m : {"none", "read", "write"}) f[fmt::format("lru_drain.calls.{}", m)] = member(member(r, "lru_drains"), "calls").value(m, 0.0);
+    for (int i = 0; i < kLockModes; i++)
+      f[fmt::format("lru_drain.calls.{}", lock_mode_name(i))] = member(member(r, "lru_drains"), "calls").value(lock_mode_name(i), 0.0);
   if (r.contains("anon_vma_clone"))
     for (const char* k : {"nowait_attempts", "nowait_failures", "gfp_kernel_retries", "may_sleep_under_anon_vma_lock"})
       f[std::string("anon_vma_clone.") + k] = member(r, "anon_vma_clone").value(k, 0.0);
@@ -93,11 +95,12 @@ static std::map<std::string, double> single_report_figures(const nlohmann::json&
   }
   if (r.contains("khugepaged")) {
     for (const char* k : {"attempted", "succeeded", "blocked_waits"}) f[std::string("khugepaged.") + k] = 0;
-    for (const char* m : {"none", "read", "write"}) f[fmt::format("khugepaged.alloc_under.{}", m)] = 0;
+    for (int i = 0; i < kLockModes; i++) f[fmt::format("khugepaged.alloc_under.{}", lock_mode_name(i))] = 0;
     for (const auto& m : member(r, "khugepaged").value("mms", nlohmann::json::array())) {
       for (const char* k : {"attempted", "succeeded", "blocked_waits"}) f[std::string("khugepaged.") + k] += m.value(k, 0.0);
-      for (const char* md : {"none", "read", "write"})
-        f[fmt::format("khugepaged.alloc_under.{}", md)] += member(m, "huge_page_allocated_under").value(md, 0.0);
+      for (int i = 0; i < kLockModes; i++)
+        f[fmt::format("khugepaged.alloc_under.{}", lock_mode_name(i))] +=
+            member(m, "huge_page_allocated_under").value(lock_mode_name(i), 0.0);
       f["khugepaged.write_hold.max_ns"] = std::max(f["khugepaged.write_hold.max_ns"], member(m, "write_hold").value("max_ns", 0.0));
     }
   }

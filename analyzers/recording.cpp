@@ -165,7 +165,7 @@ std::string context_to_json(const TraceContext& c) {
                    {"alloc_map_full", c.counters.alloc_map_full}};
   auto& aps = j["attach_points"] = nlohmann::json::array();
   for (const auto& a : c.attach_points)
-    aps.push_back({{"name", escape_untrusted(a.name)}, {"mode", escape_untrusted(a.mode)}, {"why", escape_untrusted(a.why)},
+    aps.push_back({{"name", escape_untrusted(a.name)}, {"mode", to_string(a.mode)}, {"why", escape_untrusted(a.why)},
                    {"functions", escape_all(a.functions)}});
   j["fn_slots"] = escape_all(c.fn_slots);
   auto& cs = j["collapse_status"] = nlohmann::json::array();
@@ -205,9 +205,12 @@ TraceContext context_from_json(const std::string& text) {
     c.counters.scope_map_full = int_at<uint64_t>(k, "scope_map_full");
     c.counters.events = int_at<uint64_t>(k, "events");
     c.counters.alloc_map_full = int_or<uint64_t>(k, "alloc_map_full", 0);  // absent from older recordings
-    for (const auto& a : j.value("attach_points", nlohmann::json::array()))
-      c.attach_points.push_back({text_at(a, "name"), text_at(a, "mode"), text_at(a, "why"),
+    for (const auto& a : j.value("attach_points", nlohmann::json::array())) {
+      auto mode = parse_attach_mode(text_at(a, "mode"));
+      if (!mode) throw RecordingError("recording metadata is malformed: an attach point of unknown mode");
+      c.attach_points.push_back({text_at(a, "name"), *mode, text_at(a, "why"),
                                  escape_all(a.at("functions").get<std::vector<std::string>>())});
+    }
     c.fn_slots = escape_all(j.value("fn_slots", std::vector<std::string>{}));
     for (const auto& x : j.value("collapse_status", nlohmann::json::array()))
       c.collapse_status[int_of<int64_t>(x.at(0))] = text_of(x.at(1));

@@ -16,7 +16,7 @@ nlohmann::json modes_json(const ModeSummaries& m) {
 }
 
 nlohmann::json task_json(const TaskRef& t) {
-  return {{"tid", t.tid}, {"tgid", t.tgid}, {"comm", t.comm}, {"mode", t.write ? "write" : "read"}};
+  return {{"tid", t.tid}, {"tgid", t.tgid}, {"comm", t.comm}, {"mode", held_mode_name(t.write)}};
 }
 
 std::string dur(uint64_t ns) {
@@ -53,7 +53,7 @@ nlohmann::json by_lock_json(const std::array<uint64_t, 3>& a) {
 nlohmann::json attach_points_json(const Report& r) {
   auto out = nlohmann::json::array();
   for (const auto& p : r.attach_points) {
-    nlohmann::json j = {{"name", p.name}, {"mode", p.mode}, {"why", p.why}};
+    nlohmann::json j = {{"name", p.name}, {"mode", to_string(p.mode)}, {"why", p.why}};
     j["calls"] = p.calls ? nlohmann::json(*p.calls) : nlohmann::json(nullptr);
     j["calls_by_lock"] = p.calls_by_lock ? by_lock_json(*p.calls_by_lock) : nlohmann::json(nullptr);
     auto& fns = j["functions"] = nlohmann::json::array();
@@ -98,24 +98,23 @@ nlohmann::json khugepaged_json(const KhugepagedReport& k) {
                    {"blocked_max_ns", m.blocked_max_ns},
                    {"collapses", cs}});
   }
-  return {{"mode", k.mode}, {"mms", mms}};
+  return {{"mode", to_string(k.mode)}, {"mms", mms}};
 }
 
 nlohmann::json slow_path_json(const SlowPathReport& s) {
   nlohmann::json by = nlohmann::json::object();
-  const char* names[] = {"none", "read", "write"};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < kLockModes; i++) {
     const auto& b = s.by_lock[i];
-    by[names[i]] = {{"entries", b.entries},       {"failed", b.failed},           {"reclaims", b.reclaims},
+    by[lock_mode_name(i)] = {{"entries", b.entries},       {"failed", b.failed},           {"reclaims", b.reclaims},
                     {"reclaim_ns", b.reclaim_ns}, {"compactions", b.compactions}, {"compaction_ns", b.compaction_ns}};
   }
-  return {{"mode", s.mode}, {"by_lock", by}};
+  return {{"mode", to_string(s.mode)}, {"by_lock", by}};
 }
 
 void render_attach_points(const Report& r, std::ostream& out) {
   out << "attach points\n";
   for (const auto& p : r.attach_points) {
-    out << fmt::format("  {:<15} {:<9} {}\n", p.name, p.mode, p.why);
+    out << fmt::format("  {:<15} {:<9} {}\n", p.name, to_string(p.mode), p.why);
     if (p.calls) {
       out << fmt::format("      calls {}", *p.calls);
       if (p.calls_by_lock)
@@ -140,7 +139,7 @@ void render_attach_points(const Report& r, std::ostream& out) {
 }
 
 void render_khugepaged(const KhugepagedReport& k, std::ostream& out) {
-  out << fmt::format("khugepaged and MADV_COLLAPSE ({})\n", k.mode);
+  out << fmt::format("khugepaged and MADV_COLLAPSE ({})\n", to_string(k.mode));
   if (k.mms.empty()) out << "  no collapse seen\n";
   for (const auto& m : k.mms) {
     out << fmt::format("  mm 0x{:x} ({}[{}]): {} collapses attempted, {} succeeded; huge page allocated with mmap_lock "
@@ -162,12 +161,11 @@ void render_khugepaged(const KhugepagedReport& k, std::ostream& out) {
 }
 
 void render_slow_path(const SlowPathReport& s, std::ostream& out) {
-  out << fmt::format("allocator slow path ({})\n", s.mode);
-  const char* names[] = {"none", "read", "write"};
-  for (int i = 0; i < 3; i++) {
+  out << fmt::format("allocator slow path ({})\n", to_string(s.mode));
+  for (int i = 0; i < kLockModes; i++) {
     const auto& b = s.by_lock[i];
     out << fmt::format("  mmap_lock {:<5} {:>7} entries ({} failed), direct reclaim {}x {}, compaction {}x {}\n",
-                       names[i], b.entries, b.failed, b.reclaims, dur(b.reclaim_ns), b.compactions, dur(b.compaction_ns));
+                       lock_mode_name(i), b.entries, b.failed, b.reclaims, dur(b.reclaim_ns), b.compactions, dur(b.compaction_ns));
   }
   out << "\n";
 }
@@ -193,7 +191,7 @@ nlohmann::json report_to_json(const Report& r) {
   auto& lh = j["longest_holds"] = nlohmann::json::array();
   for (const auto& h : r.longest_holds)
     lh.push_back({{"task", task_json(h.task)},
-                  {"mode", h.task.write ? "write" : "read"},
+                  {"mode", held_mode_name(h.task.write)},
                   {"mm", fmt::format("0x{:x}", h.mm)},
                   {"start_ns", h.start_ns},
                   {"duration_ns", h.duration_ns},
@@ -203,7 +201,7 @@ nlohmann::json report_to_json(const Report& r) {
     auto holders = nlohmann::json::array();
     for (const auto& t : w.holders) holders.push_back(task_json(t));
     lw.push_back({{"task", task_json(w.task)},
-                  {"mode", w.task.write ? "write" : "read"},
+                  {"mode", held_mode_name(w.task.write)},
                   {"mm", fmt::format("0x{:x}", w.mm)},
                   {"start_ns", w.start_ns},
                   {"duration_ns", w.duration_ns},
@@ -240,7 +238,7 @@ nlohmann::json report_to_json(const Report& r) {
                      {"queued_calls", r.lru_drains.queued_calls},
                      {"by_syscall", by_sc}};
   const auto& ac = r.anon_vma_clone;
-  j["anon_vma_clone"] = {{"mode", ac.mode},
+  j["anon_vma_clone"] = {{"mode", to_string(ac.mode)},
                          {"nowait_attempts", ac.nowait_attempts},
                          {"nowait_failures", ac.nowait_failures},
                          {"gfp_kernel_retries", ac.gfp_kernel_retries},
@@ -297,7 +295,7 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   for (size_t i = 0; i < r.longest_holds.size() && i < top; i++) {
     const auto& h = r.longest_holds[i];
     out << fmt::format("  {:>10} {:<5} {}[{}] tgid {} mm 0x{:x} at +{}\n", dur(h.duration_ns),
-                       h.task.write ? "write" : "read", h.task.comm, h.task.tid, h.task.tgid, h.mm, dur(h.start_ns));
+                       held_mode_name(h.task.write), h.task.comm, h.task.tid, h.task.tgid, h.mm, dur(h.start_ns));
     stack_lines(out, h.stack, 6, "        ");
   }
   out << "\n";
@@ -306,9 +304,9 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   for (size_t i = 0; i < r.longest_waits.size() && i < top; i++) {
     const auto& w = r.longest_waits[i];
     out << fmt::format("  {:>10} {:<5} {}[{}] mm 0x{:x} at +{}; held by:", dur(w.duration_ns),
-                       w.task.write ? "write" : "read", w.task.comm, w.task.tid, w.mm, dur(w.start_ns));
+                       held_mode_name(w.task.write), w.task.comm, w.task.tid, w.mm, dur(w.start_ns));
     if (w.holders.empty()) out << " (nobody seen)";
-    for (const auto& h : w.holders) out << fmt::format(" {}[{}]/{}", h.comm, h.tid, h.write ? "write" : "read");
+    for (const auto& h : w.holders) out << fmt::format(" {}[{}]/{}", h.comm, h.tid, held_mode_name(h.write));
     out << "\n";
   }
   out << "\n";
@@ -348,7 +346,7 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   const auto& ac = r.anon_vma_clone;
   out << fmt::format("anon_vma_clone ({}): {} GFP_NOWAIT tries, {} failed, {} GFP_KERNEL retries after dropping the "
                      "lock, {} may-sleep tries under the anon_vma lock\n",
-                     ac.mode, ac.nowait_attempts, ac.nowait_failures, ac.gfp_kernel_retries, ac.may_sleep_under_lock);
+                     to_string(ac.mode), ac.nowait_attempts, ac.nowait_failures, ac.gfp_kernel_retries, ac.may_sleep_under_lock);
   for (const auto& st : ac.may_sleep_stacks) stack_lines(out, st, 6, "        ");
   out << "\n";
   render_attach_points(r, out);

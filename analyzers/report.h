@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyzers/attach_points.h"
 #include "analyzers/stats.h"
 
 namespace holdscope {
@@ -102,7 +103,7 @@ struct LruDrainSummary {
 // fails is the lock dropped and GFP_KERNEL used. A may-sleep try not preceded by a failed NOWAIT one was made under
 // the anon_vma lock (for all but a clone's first chain): the invariant's violation.
 struct AnonVmaClone {
-  std::string mode = "inferred";
+  AttachMode mode = AttachMode::inferred;
   uint64_t nowait_attempts = 0;
   uint64_t nowait_failures = 0;
   uint64_t gfp_kernel_retries = 0;
@@ -128,7 +129,7 @@ struct StackCount {
 // One of the four places the design names, observed directly or inferred.
 struct AttachPointReport {
   std::string name;
-  std::string mode;  // "direct" | "inferred" | "unavailable"
+  AttachMode mode = AttachMode::unavailable;
   std::string why;
   std::vector<FunctionStats> functions;                 // direct mode
   std::optional<uint64_t> calls;                        // absent where the mode cannot count calls
@@ -178,7 +179,7 @@ struct KhugepagedMm {
 };
 
 struct KhugepagedReport {
-  std::string mode = "inferred";
+  AttachMode mode = AttachMode::inferred;
   std::vector<KhugepagedMm> mms;
 };
 
@@ -189,7 +190,7 @@ struct SlowPathByLock {
 };
 
 struct SlowPathReport {
-  std::string mode = "inferred";
+  AttachMode mode = AttachMode::inferred;
   std::array<SlowPathByLock, 3> by_lock;  // none, read, write
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "analyzers/attach_points.h"
+
 namespace holdscope {
 
 namespace {
@@ -104,7 +106,7 @@ Verdict verdict_anon_vma_clone(const nlohmann::json& report, const nlohmann::jso
   uint64_t reclaims = 0;
   for (const auto& s : report.value("sleeping_under_lock", nlohmann::json::array()))
     if (s.value("kind", "") == "direct_reclaim") reclaims += u(s, "count");
-  v.evidence = {{"mode", a.value("mode", "inferred")}, {"nowait_attempts", tries}, {"nowait_failures", failed},
+  v.evidence = {{"mode", a.value("mode", to_string(AttachMode::inferred))}, {"nowait_attempts", tries}, {"nowait_failures", failed},
                 {"gfp_kernel_retries", retries}, {"may_sleep_under_anon_vma_lock", bad},
                 {"direct_reclaims_under_mmap_lock", reclaims}, {"workload", stats}};
   if (bad > 0) {
@@ -133,8 +135,8 @@ Verdict verdict_khugepaged(const nlohmann::json& report, const nlohmann::json& v
     blocked_max = std::max(blocked_max, u(m, "blocked_max_ns"));
     write_max = std::max(write_max, u(m["write_hold"], "max_ns"));
     const auto& a = m["huge_page_allocated_under"];
-    const char* names[] = {"none", "read", "write", "unseen"};
-    for (int i = 0; i < 4; i++) under[i] += u(a, names[i]);
+    for (int i = 0; i < kLockModes; i++) under[i] += u(a, lock_mode_name(i));
+    under[kLockModes] += u(a, "unseen");  // allocated where the trace did not see it
     for (const auto& c : m.value("collapses", nlohmann::json::array())) {
       nlohmann::json brief = {{"comm", c["comm"]}, {"result", c["result"]},
                               {"huge_page_allocated_under", c["huge_page_allocated_under"]},
@@ -148,7 +150,7 @@ Verdict verdict_khugepaged(const nlohmann::json& report, const nlohmann::json& v
       if (sequences.size() < 3) sequences.push_back(brief);
     }
   }
-  v.evidence = {{"mode", k.value("mode", "inferred")},
+  v.evidence = {{"mode", k.value("mode", to_string(AttachMode::inferred))},
                 {"collapses_attempted", attempted},
                 {"collapses_succeeded", succeeded},
                 {"huge_page_allocated_under", {{"none", under[0]}, {"read", under[1]}, {"write", under[2]}, {"unseen", under[3]}}},

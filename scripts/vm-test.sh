@@ -11,9 +11,10 @@ skip() { echo "SKIPPED: $*"; exit 77; }
 [ -x "$here/build-static/tests/live_tests" ] || skip "no static build (scripts/build.sh builds build-static/)"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 # The independent instruments the cross-check tests compare against (BCC's libbpf-tools), where installed: they need
-# fentry or kprobes, which the guests have. (numamove has a guest of its own: tests/vm/numamove.sh.)
+# fentry or kprobes, which the guests have. (drsnoop and numamove have guests of their own: tests/vm/drsnoop.sh,
+# tests/vm/numamove.sh.)
 adds=()
-for tool in klockstat drsnoop; do
+for tool in klockstat; do
   p=$(command -v "$tool") && adds+=(--add "$p")
 done
 # Tests tagged [userspace] check holdscope's own behaviour (bad input, signals, concurrent runs, map sizing under fork

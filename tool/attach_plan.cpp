@@ -1,5 +1,7 @@
 #include "tool/attach_plan.h"
 
+#include <optional>
+
 #include "tool/probes.h"
 #include "tool/system_info.h"
 
@@ -15,15 +17,26 @@ std::string kallsyms_name(const SymbolTable& syms, const std::string& fn) {
   return clone;
 }
 
-std::map<std::string, std::string> parse_mode_request(const std::string& text) {
-  auto valid_mode = [](const std::string& m) { return m == "auto" || m == "direct" || m == "inferred"; };
-  std::map<std::string, std::string> out;
+namespace {
+
+std::optional<ModeRequest> parse_request(const std::string& m) {
+  if (m == "auto") return ModeRequest::automatic;
+  if (m == "direct") return ModeRequest::direct;
+  if (m == "inferred") return ModeRequest::inferred;
+  return std::nullopt;
+}
+
+}  // namespace
+
+ModeRequests parse_mode_request(const std::string& text) {
+  ModeRequests out;
   if (text.find('=') == std::string::npos) {
-    if (!valid_mode(text)) throw ToolError("--mode must be auto, direct, inferred or POINT=MODE,...; got '" + text + "'");
-    for (const auto& ap : attach_points()) out[ap.name] = text;
+    auto all = parse_request(text);
+    if (!all) throw ToolError("--mode must be auto, direct, inferred or POINT=MODE,...; got '" + text + "'");
+    for (const auto& ap : attach_points()) out[ap.name] = *all;
     return out;
   }
-  for (const auto& ap : attach_points()) out[ap.name] = "auto";
+  for (const auto& ap : attach_points()) out[ap.name] = ModeRequest::automatic;
   size_t pos = 0;
   while (pos < text.size()) {
     size_t comma = text.find(',', pos);
@@ -31,23 +44,23 @@ std::map<std::string, std::string> parse_mode_request(const std::string& text) {
     pos = comma == std::string::npos ? text.size() : comma + 1;
     auto eq = item.find('=');
     std::string point = item.substr(0, eq), mode = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (!out.count(point)) throw ToolError("--mode: unknown attach point '" + point + "' (lru_drain, khugepaged, "
-                                           "anon_vma_clone, alloc_slowpath)");
-    if (!valid_mode(mode)) throw ToolError("--mode: " + point + " must be auto, direct or inferred; got '" + mode + "'");
-    out[point] = mode;
+    if (!out.count(point)) throw ToolError("--mode: unknown attach point '" + point + "' (" + attach_point_list() + ")");
+    auto want = parse_request(mode);
+    if (!want) throw ToolError("--mode: " + point + " must be auto, direct or inferred; got '" + mode + "'");
+    out[point] = *want;
   }
   return out;
 }
 
 std::vector<AttachChoice> plan_attach_points(const struct btf* vmlinux, const SymbolTable& kallsyms,
                                              const std::string& tracefs,
-                                             const std::map<std::string, std::string>& requested, bool probe) {
+                                             const ModeRequests& requested, bool probe) {
   std::vector<AttachChoice> out;
   for (const auto& ap : attach_points()) {
     AttachChoice c;
     c.name = ap.name;
     auto req = requested.find(ap.name);
-    std::string want = req == requested.end() ? "auto" : req->second;
+    ModeRequest want = req == requested.end() ? ModeRequest::automatic : req->second;
 
     std::map<std::string, const FentryProbe*> by_name;
     for (const auto& fn : ap.functions()) {
@@ -55,7 +68,7 @@ std::vector<AttachChoice> plan_attach_points(const struct btf* vmlinux, const Sy
                                : FentryProbe{fn, false, kallsyms_name(kallsyms, fn), false, "needs root"});
     }
     for (const auto& p : c.probes) by_name[p.function] = &p;
-    if (want != "inferred") {
+    if (want != ModeRequest::inferred) {
       for (const auto& set : ap.function_sets) {
         if (!by_name.at(set.front())->attachable) continue;
         for (const auto& fn : set)
@@ -74,17 +87,17 @@ std::vector<AttachChoice> plan_attach_points(const struct btf* vmlinux, const Sy
     for (const auto& f : c.functions) joined += (joined.empty() ? "" : ", ") + f;
     const FentryProbe& first = c.probes.front();
     if (!c.functions.empty()) {
-      c.mode = "direct";
-      c.why = (want == "direct" ? "requested; fentry/fexit on " : "fentry attaches: fentry/fexit on ") + joined;
-    } else if (want == "direct") {
+      c.mode = AttachMode::direct;
+      c.why = (want == ModeRequest::direct ? "requested; fentry/fexit on " : "fentry attaches: fentry/fexit on ") + joined;
+    } else if (want == ModeRequest::direct) {
       throw ToolError("--mode direct: " + std::string(ap.name) + " cannot be observed directly here: " +
                       first.function + ": " + first.why);
     } else if (inferred_ok) {
-      c.mode = "inferred";
-      c.why = (want == "inferred" ? std::string("requested") : "fentry unavailable (" + first.function + ": " + first.why + ")") +
+      c.mode = AttachMode::inferred;
+      c.why = (want == ModeRequest::inferred ? std::string("requested") : "fentry unavailable (" + first.function + ": " + first.why + ")") +
               "; inferred from " + ap.inferred_from;
     } else {
-      c.mode = "unavailable";
+      c.mode = AttachMode::unavailable;
       c.why = "neither fentry (" + first.why + ") nor the tracepoints inference needs";
     }
     out.push_back(std::move(c));

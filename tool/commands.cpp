@@ -176,7 +176,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
     }
     std::cerr << "holdscope: " << on << " programs attached" << (off.empty() ? "" : "; not attached:") << off << "\n";
     for (const auto& c : tracer.attach_choices())
-      std::cerr << "holdscope: " << c.name << ": " << c.mode << " (" << c.why << ")\n";
+      std::cerr << "holdscope: " << c.name << ": " << to_string(c.mode) << " (" << c.why << ")\n";
   }
 
   std::optional<Child> child;
@@ -187,7 +187,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   RecordingWriter writer(out);
   tracer.start([&](const hs_event& e) { writer.add(e); });
   // fentry/fexit trampolines appear in kallsyms once attached: read it again, so stacks through them are named.
-  if (std::any_of(ctx.attach_points.begin(), ctx.attach_points.end(), [](const auto& p) { return p.mode == "direct"; }))
+  if (std::any_of(ctx.attach_points.begin(), ctx.attach_points.end(), [](const auto& p) { return p.mode == AttachMode::direct; }))
     kallsyms = read_kallsyms();
   ctx.start_ns = monotonic_ns();
   if (child) child->release();

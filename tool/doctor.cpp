@@ -88,9 +88,9 @@ int run_doctor(const std::string& json_path) {
   } catch (const ToolError&) {
   }
   auto& aps = j["attach_points"] = nlohmann::json::array();
-  std::map<std::string, std::string> auto_all;
+  ModeRequests auto_all;  // empty: every point auto
   for (const auto& c : plan_attach_points(vmlinux, syms, tracefs, auto_all, root)) {
-    nlohmann::json a = {{"name", c.name}, {"mode", c.mode}, {"why", c.why}, {"functions", nlohmann::json::array()},
+    nlohmann::json a = {{"name", c.name}, {"mode", to_string(c.mode)}, {"why", c.why}, {"functions", nlohmann::json::array()},
                         {"inferred_tracepoints", nlohmann::json::array()}};
     for (const auto& p : c.probes)
       a["functions"].push_back({{"name", p.function}, {"btf", p.in_btf}, {"symbol", p.symbol}, {"fentry", p.attachable},

@@ -67,9 +67,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, kMaxTop));
   app.add_flag("-v,--verbose", verbose, "print libbpf's messages");
   std::string live_mode = "auto", rec_mode = "auto";
-  const char* mode_help = "per attach point (lru_drain, khugepaged, anon_vma_clone, alloc_slowpath): direct "
-                          "(fentry/fexit), inferred (tracepoints) or auto (direct where the kernel allows); one mode "
-                          "for all, or POINT=MODE,...";
+  const std::string mode_help = "per attach point (" + attach_point_list() +
+                                "): direct (fentry/fexit), inferred (tracepoints) or auto (direct where the kernel "
+                                "allows); one mode for all, or POINT=MODE,...";
   app.add_option("--mode", live_mode, mode_help)->capture_default_str();
 
   RecordOptions rec;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "analyzers/attach_points.h"
+
 struct btf;
 
 namespace holdscope {
@@ -76,21 +78,21 @@ inline bool first_arg_is_mm(const std::string& fn) {
 
 inline const std::vector<AttachPointSpec>& attach_points() {
   static const std::vector<AttachPointSpec> points = {
-      {"lru_drain",
+      {kAttachPointNames[kLruDrain],
        {{"lru_add_drain_all", "lru_cache_disable"}, {"lru_cache_disable"}},
        {"workqueue:workqueue_queue_work"},
        "workqueue_queue_work of lru_add_drain_per_cpu, attributed to the queuing task's mmap_lock state"},
-      {"khugepaged",
+      {kAttachPointNames[kKhugepaged],
        {{"collapse_huge_page"},
         {"hpage_collapse_scan_pmd", "madvise_collapse"},
         {"khugepaged_scan_mm_slot", "madvise_collapse"}},
        {"huge_memory:mm_collapse_huge_page", "huge_memory:mm_khugepaged_scan_pmd"},
        "huge_memory collapse tracepoints plus the khugepaged thread's mmap_lock events on the target mm"},
-      {"anon_vma_clone",
+      {kAttachPointNames[kAnonVmaClone],
        {{"anon_vma_clone", "anon_vma_fork"}},
        {"kmem:kmem_cache_alloc"},
        "anon_vma_chain slab allocations whose call site lies in anon_vma_clone: gfp, and NULL for a failed NOWAIT try"},
-      {"alloc_slowpath",
+      {kAttachPointNames[kAllocSlowpath],
        {{"__alloc_pages_slowpath"}},
        {"vmscan:mm_vmscan_direct_reclaim_begin", "compaction:mm_compaction_try_to_compact_pages"},
        "direct reclaim and compaction events, and the gfp of the allocation that follows"},

@@ -167,7 +167,7 @@ void Tracer::plan_direct_programs(const struct btf* vmlinux) {
     }
   }
   for (const auto& c : attach_) {
-    if (c.mode != "direct") continue;
+    if (c.mode != AttachMode::direct) continue;
     for (const auto& fn : c.functions) {
       int slot = static_cast<int>(slots_.size());
       if (slot >= HS_FN_SLOTS) throw ToolError("more directly observed functions than fentry slots");

@@ -12,6 +12,7 @@
 
 #include "analyzers/context.h"
 #include "analyzers/symbols.h"
+#include "tool/attach_plan.h"
 #include "bpf/holdscope_events.h"
 #include "tool/attach_plan.h"
 
@@ -22,7 +23,7 @@ namespace holdscope {
 
 struct TracerOptions {
   bool filter_targets = false;  // trace only target processes, their children and their mms
-  std::map<std::string, std::string> modes;  // per attach point: auto | direct | inferred
+  ModeRequests modes;  // per attach point
   const SymbolTable* kallsyms = nullptr;     // for the names of renamed functions in the attach plan
   int lock_stacks = 2;  // 0 none, 1 every acquisition, 2 at the release of holds >= stack_min_hold_us
   uint64_t stack_min_hold_us = 100;

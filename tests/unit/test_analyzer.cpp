@@ -454,7 +454,7 @@ TEST_CASE("anon_vma_clone inference: NOWAIT tries, a failure and its GFP_KERNEL 
                               chain_alloc(us(14), kGfpKernel, kForkFn + 0x40),   // anon_vma_fork's own: not counted
                           }));
   const auto& ac = r.anon_vma_clone;
-  CHECK(ac.mode == "inferred");
+  CHECK(ac.mode == AttachMode::inferred);
   CHECK(ac.nowait_attempts == 3);
   CHECK(ac.nowait_failures == 1);
   CHECK(ac.gfp_kernel_retries == 1);

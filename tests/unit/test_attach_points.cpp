@@ -11,18 +11,18 @@ namespace {
 
 constexpr uint64_t kChainCache = 0xffff888400000000ull;
 constexpr uint64_t kCloneFn = 0xffffffff81200000ull;
-constexpr uint32_t kKhugepaged = 300;
+constexpr uint32_t kKhugepagedTid = 300;
 
 // Slots as a loader would number them on a kernel that permits fentry.
 enum Slot : uint64_t { kSlotDrainAll = 0, kSlotCacheDisable = 1, kSlotCollapse = 2, kSlotClone = 3, kSlotFork = 4, kSlotSlow = 5 };
 
-TraceContext ctx_with(const std::string& mode) {
+TraceContext ctx_with(AttachMode mode) {
   auto c = context();
   c.caches[kChainCache] = {"anon_vma_chain", 64};
   c.symbols = SymbolTable({{kCloneFn, "anon_vma_clone"}});
-  c.comms[kKhugepaged] = {"khugepaged", kKhugepaged};
+  c.comms[kKhugepagedTid] = {"khugepaged", kKhugepagedTid};
   c.collapse_status = {{0, "failed"}, {1, "succeeded"}, {24, "alloc_huge_page_failed"}};
-  bool direct = mode == "direct";
+  bool direct = mode == AttachMode::direct;
   c.attach_points = {
       {"lru_drain", mode, "test", direct ? std::vector<std::string>{"lru_add_drain_all", "lru_cache_disable"} : std::vector<std::string>{}},
       {"khugepaged", mode, "test", direct ? std::vector<std::string>{"collapse_huge_page"} : std::vector<std::string>{}},
@@ -69,26 +69,26 @@ const AttachPointReport& point(const Report& r, const std::string& name) {
 // khugepaged's collapse since the seed-001 fix: scan under read, drop it, allocate with no lock, revalidate under
 // read, collapse under write. The victim (tid 200) faults during the write hold and waits for it.
 std::vector<hs_event> fixed_collapse(bool alloc_under_write) {
-  std::vector<hs_event> s = {start(us(0), kKhugepaged, kMmA, false), acquired(us(1), kKhugepaged, kMmA, false)};
+  std::vector<hs_event> s = {start(us(0), kKhugepagedTid, kMmA, false), acquired(us(1), kKhugepagedTid, kMmA, false)};
   if (alloc_under_write) {  // the pre-fix order: the huge page allocated under the write lock
-    s.insert(s.end(), {released(us(10), kKhugepaged, kMmA, false), start(us(40), kKhugepaged, kMmA, true),
-                       acquired(us(41), kKhugepaged, kMmA, true), page_alloc(us(50), kKhugepaged, 9, kGfpKernel)});
+    s.insert(s.end(), {released(us(10), kKhugepagedTid, kMmA, false), start(us(40), kKhugepagedTid, kMmA, true),
+                       acquired(us(41), kKhugepagedTid, kMmA, true), page_alloc(us(50), kKhugepagedTid, 9, kGfpKernel)});
   } else {
-    s.insert(s.end(), {released(us(10), kKhugepaged, kMmA, false), page_alloc(us(20), kKhugepaged, 9, kGfpKernel),
-                       start(us(30), kKhugepaged, kMmA, false), acquired(us(31), kKhugepaged, kMmA, false),
-                       released(us(35), kKhugepaged, kMmA, false), start(us(40), kKhugepaged, kMmA, true),
-                       acquired(us(41), kKhugepaged, kMmA, true)});
+    s.insert(s.end(), {released(us(10), kKhugepagedTid, kMmA, false), page_alloc(us(20), kKhugepagedTid, 9, kGfpKernel),
+                       start(us(30), kKhugepagedTid, kMmA, false), acquired(us(31), kKhugepagedTid, kMmA, false),
+                       released(us(35), kKhugepagedTid, kMmA, false), start(us(40), kKhugepagedTid, kMmA, true),
+                       acquired(us(41), kKhugepagedTid, kMmA, true)});
   }
-  s.insert(s.end(), {start(us(60), 200, kMmA, false), released(us(141), kKhugepaged, kMmA, true),
+  s.insert(s.end(), {start(us(60), 200, kMmA, false), released(us(141), kKhugepagedTid, kMmA, true),
                      acquired(us(142), 200, kMmA, false), released(us(150), 200, kMmA, false),
-                     collapse_tp(us(143), kKhugepaged, kMmA, 1)});
+                     collapse_tp(us(143), kKhugepagedTid, kMmA, 1)});
   return s;
 }
 
 }  // namespace
 
 TEST_CASE("LRU drain inference: works in ascending CPU order are one call; a repeated CPU starts the next") {
-  auto ctx = ctx_with("inferred");
+  auto ctx = ctx_with(AttachMode::inferred);
   SECTION("one call on three CPUs") {
     Report r = analyze(ctx, {drain(us(10), 100, 0), drain(us(11), 100, 1), drain(us(12), 100, 2)});
     CHECK(r.lru_drains.calls_none == 1);
@@ -109,7 +109,7 @@ TEST_CASE("LRU drain inference: works in ascending CPU order are one call; a rep
 }
 
 TEST_CASE("LRU drain, direct: calls and the caller's lock state from the brackets, time inside, works counted apart") {
-  auto ctx = ctx_with("direct");
+  auto ctx = ctx_with(AttachMode::direct);
   Report r = analyze(ctx, {
                               fn_entry(us(10), 100, kSlotCacheDisable, 0), drain(us(11), 100, 0), drain(us(12), 100, 1),
                               fn_exit(us(40), 100, kSlotCacheDisable),
@@ -121,7 +121,7 @@ TEST_CASE("LRU drain, direct: calls and the caller's lock state from the bracket
                               released(us(80), 100, kMmA, true),
                           });
   const auto& p = point(r, "lru_drain");
-  CHECK(p.mode == "direct");
+  CHECK(p.mode == AttachMode::direct);
   CHECK(*p.calls == 3);
   CHECK((*p.calls_by_lock)[0] == 1);
   CHECK((*p.calls_by_lock)[2] == 2);
@@ -142,7 +142,7 @@ TEST_CASE("LRU drain, direct: calls and the caller's lock state from the bracket
 }
 
 TEST_CASE("anon_vma_clone, direct: the brackets tell the first chain (no lock yet) from later ones (under it)") {
-  auto ctx = ctx_with("direct");
+  auto ctx = ctx_with(AttachMode::direct);
   SECTION("fixed kernel: NOWAIT under the lock, GFP_KERNEL only after a failure dropped it") {
     Report r = analyze(ctx, {
                                 start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true),
@@ -154,7 +154,7 @@ TEST_CASE("anon_vma_clone, direct: the brackets tell the first chain (no lock ye
                                 released(us(30), 100, kMmA, true),
                             });
     const auto& ac = r.anon_vma_clone;
-    CHECK(ac.mode == "direct");
+    CHECK(ac.mode == AttachMode::direct);
     CHECK(ac.nowait_attempts == 3);
     CHECK(ac.nowait_failures == 1);
     CHECK(ac.gfp_kernel_retries == 1);
@@ -177,17 +177,17 @@ TEST_CASE("anon_vma_clone, direct: the brackets tell the first chain (no lock ye
 }
 
 TEST_CASE("anon_vma_clone, both modes: chains from a cache SLUB merged under another name are still chains") {
-  for (std::string mode : {"direct", "inferred"}) {
+  for (AttachMode mode : {AttachMode::direct, AttachMode::inferred}) {
     auto ctx = ctx_with(mode);
     ctx.caches[kChainCache] = {"kmalloc-cg-64", 64};
     std::vector<hs_event> s = {start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true)};
-    if (mode == "direct") s.push_back(fn_entry(us(10), 100, kSlotClone, 2));
+    if (mode == AttachMode::direct) s.push_back(fn_entry(us(10), 100, kSlotClone, 2));
     for (auto e : {chain(us(11), 100, kGfpNowait), chain(us(12), 100, kGfpNowait, true), chain(us(13), 100, kGfpKernel)})
       s.push_back(e);
-    if (mode == "direct") s.push_back(fn_exit(us(20), 100, kSlotClone));
+    if (mode == AttachMode::direct) s.push_back(fn_exit(us(20), 100, kSlotClone));
     s.push_back(released(us(30), 100, kMmA, true));
     Report r = analyze(ctx, s);
-    INFO(mode);
+    INFO(to_string(mode));
     CHECK(r.anon_vma_clone.nowait_attempts == 2);
     CHECK(r.anon_vma_clone.nowait_failures == 1);
     CHECK(r.anon_vma_clone.gfp_kernel_retries == 1);
@@ -196,7 +196,7 @@ TEST_CASE("anon_vma_clone, both modes: chains from a cache SLUB merged under ano
 }
 
 TEST_CASE("khugepaged inference: lock sequence, allocation outside the lock, write hold, the waiter it blocked") {
-  auto ctx = ctx_with("inferred");
+  auto ctx = ctx_with(AttachMode::inferred);
   Report r = analyze(ctx, fixed_collapse(false));
   REQUIRE(r.khugepaged.mms.size() == 1);
   const auto& m = r.khugepaged.mms[0];
@@ -223,7 +223,7 @@ TEST_CASE("khugepaged inference: lock sequence, allocation outside the lock, wri
 }
 
 TEST_CASE("khugepaged inference: a huge page allocated under the write lock is reported as such") {
-  auto ctx = ctx_with("inferred");
+  auto ctx = ctx_with(AttachMode::inferred);
   Report r = analyze(ctx, fixed_collapse(true));
   REQUIRE(r.khugepaged.mms.size() == 1);
   CHECK(r.khugepaged.mms[0].alloc_under[2] == 1);
@@ -231,23 +231,23 @@ TEST_CASE("khugepaged inference: a huge page allocated under the write lock is r
 }
 
 TEST_CASE("khugepaged inference: a huge page with no collapse after it (a THP fault) is no collapse") {
-  auto ctx = ctx_with("inferred");
+  auto ctx = ctx_with(AttachMode::inferred);
   Report r = analyze(ctx, {page_alloc(us(5), 100, 9, kGfpKernel), ev(HS_EV_SCAN_PMD, us(6), 100, kMmA)});
   CHECK(r.khugepaged.mms.empty());
 }
 
 TEST_CASE("khugepaged, direct: collapse_huge_page's bracket delimits the collapse; its return value is the result") {
-  auto ctx = ctx_with("direct");
-  std::vector<hs_event> s = {start(us(0), kKhugepaged, kMmA, false), acquired(us(1), kKhugepaged, kMmA, false),
-                             fn_entry(us(5), kKhugepaged, kSlotCollapse, 1, kMmA)};
+  auto ctx = ctx_with(AttachMode::direct);
+  std::vector<hs_event> s = {start(us(0), kKhugepagedTid, kMmA, false), acquired(us(1), kKhugepagedTid, kMmA, false),
+                             fn_entry(us(5), kKhugepagedTid, kSlotCollapse, 1, kMmA)};
   auto body = fixed_collapse(false);
   for (size_t i = 2; i < body.size(); i++)
     if (body[i].type != HS_EV_COLLAPSE) s.push_back(body[i]);
-  s.push_back(fn_exit(us(145), kKhugepaged, kSlotCollapse, 1));
+  s.push_back(fn_exit(us(145), kKhugepagedTid, kSlotCollapse, 1));
   Report r = analyze(ctx, s);
   REQUIRE(r.khugepaged.mms.size() == 1);
   const auto& m = r.khugepaged.mms[0];
-  CHECK(r.khugepaged.mode == "direct");
+  CHECK(r.khugepaged.mode == AttachMode::direct);
   CHECK(m.succeeded == 1);
   CHECK(m.alloc_under[0] == 1);
   CHECK(m.blocked_waits == 1);
@@ -259,7 +259,7 @@ TEST_CASE("khugepaged, direct: collapse_huge_page's bracket delimits the collaps
 }
 
 TEST_CASE("slow path inference: reclaim and compaction up to the allocation that follows, by the lock held") {
-  auto ctx = ctx_with("inferred");
+  auto ctx = ctx_with(AttachMode::inferred);
   auto compact_try = ev(HS_EV_COMPACT_TRY, us(205), 100);
   Report r = analyze(ctx, {
                               start(us(0), 100, kMmA, false), acquired(us(1), 100, kMmA, false),
@@ -272,7 +272,7 @@ TEST_CASE("slow path inference: reclaim and compaction up to the allocation that
                               ev(HS_EV_PAGE_ALLOC, us(240), 100, 0, false, 1),  // failed
                           });
   const auto& s = r.slow_path;
-  CHECK(s.mode == "inferred");
+  CHECK(s.mode == AttachMode::inferred);
   CHECK(s.by_lock[1].entries == 1);
   CHECK(s.by_lock[1].reclaims == 2);
   CHECK(s.by_lock[1].reclaim_ns == us(70));
@@ -283,13 +283,13 @@ TEST_CASE("slow path inference: reclaim and compaction up to the allocation that
 }
 
 TEST_CASE("slow path inference: memcg reclaim is not the allocator's slow path") {
-  auto ctx = ctx_with("inferred");
+  auto ctx = ctx_with(AttachMode::inferred);
   Report r = analyze(ctx, {ev(HS_EV_RECLAIM_BEGIN, us(10), 100, 0, false, 1), ev(HS_EV_RECLAIM_END, us(20), 100, 0, false, 1)});
   CHECK(r.slow_path.by_lock[0].entries == 0);
 }
 
 TEST_CASE("slow path, direct: entries from the brackets, reclaim inside them, NULL return is a failure") {
-  auto ctx = ctx_with("direct");
+  auto ctx = ctx_with(AttachMode::direct);
   Report r = analyze(ctx, {
                               start(us(0), 100, kMmA, true), acquired(us(1), 100, kMmA, true),
                               fn_entry(us(10), 100, kSlotSlow, 2),
@@ -297,7 +297,7 @@ TEST_CASE("slow path, direct: entries from the brackets, reclaim inside them, NU
                               fn_exit(us(80), 100, kSlotSlow, 0),
                               released(us(90), 100, kMmA, true),
                           });
-  CHECK(r.slow_path.mode == "direct");
+  CHECK(r.slow_path.mode == AttachMode::direct);
   CHECK(r.slow_path.by_lock[2].entries == 1);
   CHECK(r.slow_path.by_lock[2].failed == 1);
   CHECK(r.slow_path.by_lock[2].reclaim_ns == us(50));
@@ -305,7 +305,7 @@ TEST_CASE("slow path, direct: entries from the brackets, reclaim inside them, NU
 }
 
 TEST_CASE("attach-point state is freed when brackets close and collapses end") {
-  auto ctx = ctx_with("direct");
+  auto ctx = ctx_with(AttachMode::direct);
   Analyzer a(ctx, AnalyzerOptions{0, 10});
   for (uint32_t tid = 1000; tid < 1100; tid++) {
     a.feed(fn_entry(us(tid), tid, kSlotClone, 0));
