@@ -14,7 +14,9 @@ mkdir -p "$work/corpus" "$here/fuzz/findings"
 "$bin" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$here/fuzz/findings/$target-" \
   -rss_limit_mb=2048 "$work/corpus" "$here/fuzz/corpus/$target" >"$work/log" 2>&1
 rc=$?
-grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb' "$work/log"
+# The last status line carries the coverage reached (cov: edges, ft: features, corp: the corpus grown).
+grep -E '^#[0-9]+[[:space:]].*cov: ' "$work/log" | tail -n 1
+grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$work/log"
 if [ "$rc" != 0 ]; then
   grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$work/log" | head -n 20
   echo "FAIL: fuzz_$target exited with $rc"
