@@ -30,6 +30,10 @@ base=$here/kernels/config/holdscope.config
 key=$( { echo "$version"; cat "$base"; [ -z "$fragment" ] || cat "$fragment"; for p in "${patches[@]}"; do cat "$p"; done; } |
   sha256sum | cut -c1-16)
 out=$cache/$name
+# One build of a name at a time: a second caller (another test, another shell) waits, then finds it up to date.
+mkdir -p "$cache/.build"
+exec {lock}>"$cache/.build/$name.lock"
+flock "$lock" || { echo "build-kernel: cannot lock $cache/.build/$name.lock" >&2; exit 1; }
 if [ -r "$out/key" ] && [ "$(cat "$out/key")" = "$key" ] && [ -r "$out/vmlinuz" ]; then
   printf '%s\n' "$cmdline" > "$out/cmdline"
   echo "build-kernel: $name is up to date ($out/vmlinuz, key $key)"

@@ -9,4 +9,6 @@ bash scripts/setup-deps.sh
 bash scripts/build.sh --with-static --with-sanitizers
 bash scripts/fetch-kernels.sh 6.1 6.12 || echo "test.sh: kernels not fetched; the VM tests will be skipped"
 cd build
-exec ctest --output-on-failure "$@"
+# Two tests at a time on this project's 2-core machines: guests are one host thread each (tests/CMakeLists.txt says
+# which tests run alone).
+exec ctest --output-on-failure -j "$(nproc)" "$@"

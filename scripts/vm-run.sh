@@ -116,13 +116,16 @@ kvm_probe() {
 accel=${HOLDSCOPE_VM_ACCEL:-}
 why="HOLDSCOPE_VM_ACCEL"
 if [ -z "$accel" ]; then
-  cache=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/../kvm-probe
+  # One answer per key, each in its own file (a run alternating kernels keeps every answer), written whole by a
+  # rename so that guests started side by side never read half of one.
   key="$(uname -r) $(qemu-system-x86_64 --version | head -n1) $kernel $(stat -c %s "$kernel")"
+  cache=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/../kvm-probe.d/$(printf '%s' "$key" | sha256sum | cut -c1-16)
   if [ -r "$cache" ] && [ "$(head -n1 "$cache")" = "$key" ]; then
     accel=$(sed -n 2p "$cache"); why="$(sed -n 3p "$cache") (cached probe)"
   else
     if why=$(kvm_probe); then accel=kvm; why="a KVM guest booted"; else accel=tcg; fi
-    mkdir -p "$(dirname "$cache")" 2>/dev/null && printf '%s\n%s\n%s\n' "$key" "$accel" "$why" > "$cache" 2>/dev/null || true
+    mkdir -p "$(dirname "$cache")" 2>/dev/null && printf '%s\n%s\n%s\n' "$key" "$accel" "$why" > "$cache.$$" 2>/dev/null &&
+      mv -f "$cache.$$" "$cache" 2>/dev/null || rm -f "$cache.$$"
   fi
 fi
 case $accel in

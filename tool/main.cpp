@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 7 * 24 * 3600));
   vmcmd->add_option("--add", vm.add, "put FILE into the guest at the same path (your own workload or script; a "
                                      "dynamic executable comes with its libraries); repeatable")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->allow_extra_args(false);  // one FILE per --add: the `--` after it then still starts holdscope's own arguments
   vmcmd->add_option("--append", vm.append, "more kernel command-line parameters, e.g. \"slab_merge\"");
   vmcmd->add_option("args", vm.args, "-- holdscope arguments");
   auto* kernels = app.add_subcommand("kernels", "manage the Debian kernels used by holdscope vm");
@@ -178,7 +179,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 7 * 24 * 3600));
   compare->add_flag("--quick", cmp.quick, "small scenario sizes");
   compare->add_option("--add", cmp.add, "a program or file your command needs, put into the guests at the same path "
-                                        "(repeatable)");
+                                        "(repeatable)")
+      ->allow_extra_args(false);
   compare->add_option("what", cmp_what, "scenario NAME|all, or -- CMD ARGS... (your own workload, recorded in each "
                                         "guest; its reports are compared)")->required();
   app.require_subcommand(0, 1);

@@ -37,5 +37,17 @@ check "guest panic shows the console" 3 "sysrq" -- bash "$run" --timeout 120 "$k
 check "hang past the timeout" 124 "did not finish within 25s" -- bash "$run" --timeout 25 "$kernel" -- sleep 1000
 check "holdscope failure inside the guest reaches the host" 1 "holdscope: kernel BTF not found" -- \
   bash "$run" --timeout 120 "$kernel" -- sh -c 'HOLDSCOPE_BTF=/nonexistent holdscope record -q -o /tmp/x.hsr -- true'
+# `vm --add FILE -- record -o OUT -- FILE` as docs/usage.md shows it: one FILE per --add, the rest is holdscope's.
+hs=$here/build/holdscope
+if [ -x "$hs" ]; then
+  own=$(mktemp -d)
+  printf '#!/bin/sh\necho own workload ran\n' > "$own/mine.sh"
+  chmod +x "$own/mine.sh"
+  check "vm --add FILE -- record -o OUT -- FILE: the file goes in, the recording comes back" 0 "copied $own/r.hsr" -- \
+    "$hs" vm --kernel "$kernel" --timeout 300 --add "$own/mine.sh" -- record -q -o "$own/r.hsr" -- "$own/mine.sh"
+  [ -s "$own/r.hsr" ] && "$hs" report "$own/r.hsr" >/dev/null ||
+    { echo "FAIL the recording that came back is not one report can read"; fail=$((fail + 1)); }
+  rm -rf "$own"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
