@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Per-task state: the mmap_locks a task holds, its open fentry brackets and slow-path episode, its allocation tally
- * and cached name; and the per-CPU idle entry that spares the allocator programs the storage lookup for a task that
- * holds nothing. Everything that decides whether an event is under the lock starts here. Uses count()
+ * and cached name, with the per-CPU idle entry (idle_task.bpf.h) that spares the allocator programs the storage lookup
+ * for a task that holds nothing. Everything that decides whether an event is under the lock starts here. Uses count()
  * (counters.bpf.h) and the configuration hs_enabled and rename_gen (holdscope.bpf.c).
  */
 #pragma once
+
+#include "idle_task.bpf.h"
 
 #define HS_MAX_HELD 4
 
@@ -61,40 +63,13 @@ static __always_inline bool active(const struct task_state *st)
 	return st && (st->nheld || st->inside || st->slow_open);
 }
 
-/* The allocator programs run for every allocation on the system, most of them by tasks holding no lock, and the
- * storage lookup that tells them the task is idle was most of their cost. Each CPU remembers the last task it found
- * idle: the same task, not moved to another CPU since (its migration count unchanged), is still idle unless it became
- * active here, and everything that makes a task active (an acquisition, an fentry bracket, a slow path) forgets this
- * CPU's entry (became_active). A task is named by its tid and start time, which no later task shares. The release
- * does not write the entry: it runs inside the hold, where its time is paid again by every waiter; the task's next
- * allocation, outside the lock, does. */
-struct idle_task {
-	__u64 start_time;
-	__u64 migrations;
-	__u32 tid;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct idle_task);
-} idle_tasks SEC(".maps");
-
-static __always_inline void remember_idle(struct idle_task *c, struct task_struct *t)
-{
-	c->tid = t->pid;
-	c->start_time = t->start_time;
-	c->migrations = t->se.nr_migrations;
-}
-
 /* The current task's state when it is active, else NULL (then nothing it allocates is under the lock). */
 static __always_inline struct task_state *active_state(void)
 {
 	__u32 zero = 0;
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct idle_task *c = bpf_map_lookup_elem(&idle_tasks, &zero);
-	if (c && c->tid == t->pid && c->start_time == t->start_time && c->migrations == t->se.nr_migrations)
+	if (c && known_idle(c, t))
 		return NULL;
 	struct task_state *st = bpf_task_storage_get(&task_states, t, 0, 0);
 	if (active(st))
@@ -102,17 +77,6 @@ static __always_inline struct task_state *active_state(void)
 	if (c)
 		remember_idle(c, t);
 	return NULL;
-}
-
-/* After the state says active, not before: an interrupt's allocator program in between would otherwise find the
- * state idle and remember it so. */
-static __always_inline void became_active(void)
-{
-	__u32 zero = 0;
-	asm volatile("" ::: "memory");
-	struct idle_task *c = bpf_map_lookup_elem(&idle_tasks, &zero);
-	if (c)
-		c->migrations = ~0ull; /* a count no task reaches */
 }
 
 /* The filter of the reclaim, compaction and LRU-drain programs: one lookup, nothing else, unless tracing is on and the

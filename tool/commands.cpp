@@ -18,6 +18,7 @@
 #include "analyzers/diff.h"
 #include "analyzers/recording.h"
 #include "tool/output_file.h"
+#include "tool/running_process.h"
 #include "tool/settings_journal.h"
 #include "tool/system_info.h"
 
@@ -139,8 +140,10 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   require_root();
   undo_changes_of_dead_workloads();
   if (!rep.json_path.empty()) check_output_target(rep.json_path);
+  std::optional<RunningProcess> process;
+  if (ro.pid) process.emplace(ro.pid);
   // Written beside -o and put in place only once complete: a failed run leaves whatever -o named as it was.
-  OutputFile output(ro.output);
+  OutputFile output(ro.output, ro.previous);
   std::ostream& out = output.stream();
 
   install_signal_handlers();  // before the slow part: a Ctrl-C while loading still ends with a valid recording
@@ -151,14 +154,14 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   ctx.hostname = host_name();
   ctx.page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   ctx.gfp = read_gfp_table(tracefs);
-  ctx.scope = ro.command.empty() ? "system" : "command";
-  ctx.command = ro.command;
+  ctx.scope = process ? "process" : ro.command.empty() ? "system" : "command";
+  ctx.command = process ? process->command() : ro.command;
   if (const Symbol* s = kallsyms.by_name("lru_add_drain_per_cpu")) ctx.lru_drain_fn = s->addr;
 
   ctx.collapse_status = read_symbolic_names(tracefs, "huge_memory/mm_collapse_huge_page", "status");
 
   TracerOptions to = ro.tracer;
-  to.filter_targets = !ro.command.empty();
+  to.filter_targets = !ro.command.empty() || process;
   to.lru_drain_fn = ctx.lru_drain_fn;
   to.gfp_direct_reclaim = ctx.gfp.value_of("__GFP_DIRECT_RECLAIM");
   to.kallsyms = &kallsyms;
@@ -184,6 +187,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
     child.emplace(ro.command);
     tracer.add_target(child->pid());
   }
+  if (process) tracer.add_target(process->pid());
   RecordingWriter writer(out);
   tracer.start([&](const hs_event& e) { writer.add(e); });
   // fentry/fexit trampolines appear in kallsyms once attached: read it again, so stacks through them are named.
@@ -194,12 +198,23 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
 
   double dur = ro.duration_s > 0 ? ro.duration_s : (child ? 0 : 10);
   uint64_t deadline = dur > 0 ? ctx.start_ns + static_cast<uint64_t>(dur * 1e9) : UINT64_MAX;
-  if (!ro.quiet && !child)
+  if (process) {
+    dur = ro.duration_s;
+    deadline = dur > 0 ? ctx.start_ns + static_cast<uint64_t>(dur * 1e9) : UINT64_MAX;
+    if (!ro.quiet)
+    {
+      std::cerr << "holdscope: tracing process " << process->pid() << " until it exits";
+      if (dur > 0) std::cerr << " or for " << dur << " s";
+      std::cerr << " (Ctrl-C to stop early)\n";
+    }
+  } else if (!ro.quiet && !child) {
     std::cerr << "holdscope: tracing the whole system for " << dur << " s (Ctrl-C to stop early)\n";
+  }
   while (!g_stop) {
     tracer.poll(100);
     if (output.error()) throw ToolError("cannot write " + ro.output + ": " + strerror(output.error()));
     if (child && child->exited()) break;
+    if (process && process->exited()) break;
     if (monotonic_ns() >= deadline) break;
   }
   ctx.end_ns = monotonic_ns();

@@ -4,12 +4,20 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
+#include "tool/output_file.h"
 #include "tool/tracer.h"
 
 namespace holdscope {
 
+// record's output without -o, in the current directory (as perf record writes perf.data).
+inline constexpr const char* kDefaultRecording = "holdscope.hsr";
+
 struct RecordOptions {
   std::string output;
+  PreviousFile previous = PreviousFile::replace;  // keep_as_old for the default output
+  pid_t pid = 0;                                   // -p: a running process to trace instead of a command
   double duration_s = 0;  // 0: until the command exits (or 10 s when tracing the whole system)
   std::vector<std::string> command;
   TracerOptions tracer;

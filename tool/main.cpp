@@ -8,6 +8,7 @@
 #include "tool/attach_plan.h"
 #include "tool/commands.h"
 #include "tool/compare.h"
+#include "tool/monitor.h"
 #include "tool/doctor.h"
 #include "tool/scenario.h"
 #include "tool/vm.h"
@@ -77,7 +78,13 @@ int main(int argc, char** argv) {
   rec_rep.text = false;
   auto* record = app.add_subcommand("record", "trace CMD (its threads, children and the kernel threads working on its "
                                               "address spaces) or, without CMD, the whole system; write a recording");
-  record->add_option("-o,--output", rec.output, "recording file (.hsr)")->required();
+  auto* output_opt = record->add_option("-o,--output", rec.output, "recording file (default: " +
+                                                                      std::string(kDefaultRecording) +
+                                                                      " here, the previous one kept as .old)");
+  auto* pid_opt = record->add_option("-p,--pid", rec.pid, "trace a running process (its threads, the children it "
+                                                          "forks from now on, and kernel threads working on its address "
+                                                          "space) until it exits, --duration ends or Ctrl-C")
+                      ->check(CLI::PositiveNumber);
   record->add_option("-d,--duration", rec.duration_s, "seconds; the command is terminated at the end (default: until "
                                                       "CMD exits; 10 s without CMD)")
       ->check(kSeconds);
@@ -107,7 +114,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{0}, kMaxStackMinHoldUs));
   record->add_flag("-q,--quiet", rec.quiet, "no progress messages");
   record->add_option("--mode", rec_mode, mode_help)->capture_default_str();
-  record->add_option("command", rec.command, "-- CMD ARGS...");
+  record->add_option("command", rec.command, "-- CMD ARGS...")->excludes(pid_opt);
 
   std::string report_path;
   ReportOptions rep;
@@ -183,6 +190,30 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   compare->add_option("what", cmp_what, "scenario NAME|all, or -- CMD ARGS... (your own workload, recorded in each "
                                         "guest; its reports are compared)")->required();
+  MonitorOptions mon;
+  auto* monitor = app.add_subcommand("monitor", "run until Ctrl-C with everything aggregated in the kernel: a table per "
+                                                "interval, slow holds with their stacks, Prometheus metrics");
+  monitor->add_option("-i,--interval", mon.interval_s, "seconds between tables (0: only one at the end)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
+  monitor->add_option("-d,--duration", mon.duration_s, "stop after this many seconds (default: until Ctrl-C/SIGTERM)")
+      ->check(kSeconds);
+  monitor->add_option("-p,--pid", mon.pid, "only this process (its threads, and kernel threads working on its address "
+                                           "space); ends when it exits")
+      ->check(CLI::PositiveNumber);
+  monitor->add_option("--cgroup", mon.cgroup, "only tasks in this memory cgroup (a path in the memory hierarchy, e.g. "
+                                              "/system.slice/foo.service)");
+  monitor->add_flag("--per-process", mon.per_process, "tables by process (in its cgroup) rather than by cgroup");
+  monitor->add_option("--threshold-ms", mon.threshold_ms, "print every hold at least this long when it ends, with its "
+                                                          "task, mode, kernel stack and what was done inside it")
+      ->check(CLI::Range(0.001, 3.6e6));
+  monitor->add_option("--prometheus", mon.prometheus, "serve Prometheus metrics at ADDR:PORT/metrics, e.g. 127.0.0.1:9808");
+  monitor->add_option("--prometheus-cgroups", mon.prometheus_cgroups, "memory cgroups with their own label; the rest "
+                                                                     "are summed as cgroup=\"other\"")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1000}));
+  monitor->add_option("--json", mon.json_path, "also write each interval and each slow hold as a JSON line to this file");
+  monitor->add_option("--top", mon.top, "rows per table")->capture_default_str()->check(CLI::Range(size_t{1}, kMaxTop));
   app.require_subcommand(0, 1);
 
   try {
@@ -194,12 +225,22 @@ int main(int argc, char** argv) {
   try {
     live.tracer.modes = parse_mode_request(live_mode);
     rec.tracer.modes = parse_mode_request(rec_mode);
-    if (*record) return run_record(rec, rec_rep);
+    if (*record) {
+      if (output_opt->count() == 0) {
+        rec.output = kDefaultRecording;
+        rec.previous = PreviousFile::keep_as_old;
+      }
+      return run_record(rec, rec_rep);
+    }
     if (*report) return run_report(report_path, rep);
     if (*doctor) return run_doctor(doctor_json);
     if (*diff) return run_diff(diff_a, diff_b, diff_json);
     if (*vmcmd) return run_vm(vm);
     if (*scenario) return run_scenarios(sc);
+    if (*monitor) {
+      mon.verbose = verbose;
+      return run_monitor(mon);
+    }
     if (*compare) {
       if (cmp_what[0] == "scenario") {
         if (cmp_what.size() != 2) throw ToolError("usage: compare --kernels A,B scenario NAME|all, or -- CMD ARGS...");

@@ -61,7 +61,7 @@ int ErrorKeepingFilebuf::sync() {
   return r;
 }
 
-OutputFile::OutputFile(std::string target) : target_(std::move(target)) {
+OutputFile::OutputFile(std::string target, PreviousFile previous) : target_(std::move(target)), previous_(previous) {
   check_output_target(target_);
   size_t slash = target_.find_last_of('/');
   std::string dir = slash == std::string::npos ? "" : target_.substr(0, slash + 1);
@@ -94,6 +94,12 @@ void OutputFile::commit() {
   }
   if (!ok) throw ToolError("cannot write " + target_ + ": " + strerror(err ? err : EIO));
   check_output_target(target_);  // it may have been replaced by something else meanwhile
+  if (previous_ == PreviousFile::keep_as_old) {
+    std::string old = target_ + ".old";
+    check_output_target(old);
+    if (rename(target_.c_str(), old.c_str()) != 0 && errno != ENOENT)
+      throw ToolError("cannot keep the previous " + target_ + " as " + old + ": " + strerror(errno));
+  }
   if (rename(temp_.c_str(), target_.c_str()) != 0) throw ToolError("cannot write " + target_ + ": " + strerror(errno));
   committed_ = true;
 }

@@ -27,9 +27,13 @@ class ErrorKeepingFilebuf : public __gnu_cxx::stdio_filebuf<char> {
   int first_error_ = 0;
 };
 
+// What becomes of a file already at the target when the new one is put in place. record's default output keeps the
+// previous recording as TARGET.old, as perf record does with perf.data: a second run does not lose the first.
+enum class PreviousFile { replace, keep_as_old };
+
 class OutputFile {
  public:
-  explicit OutputFile(std::string target);
+  explicit OutputFile(std::string target, PreviousFile previous = PreviousFile::replace);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -43,6 +47,7 @@ class OutputFile {
 
  private:
   std::string target_, temp_;
+  PreviousFile previous_;
   std::unique_ptr<ErrorKeepingFilebuf> buf_;
   std::unique_ptr<std::ostream> stream_;
   bool committed_ = false;

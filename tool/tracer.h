@@ -12,9 +12,9 @@
 
 #include "analyzers/context.h"
 #include "analyzers/symbols.h"
-#include "tool/attach_plan.h"
 #include "bpf/holdscope_events.h"
 #include "tool/attach_plan.h"
+#include "tool/libbpf_support.h"
 
 struct holdscope_bpf;
 struct ring_buffer;
@@ -73,7 +73,6 @@ class Tracer {
  private:
   static int on_sample(void* ctx, void* data, size_t len);
   void plan_direct_programs(const struct btf* vmlinux);
-  static void require_global_data_support();
   void fold_tallies();
   uint64_t unflushed_records() const;
   static constexpr int kEndFlushTries = 10000;
@@ -95,6 +94,5 @@ class Tracer {
   uint64_t lost_at_end_ = 0;  // records left in a batch that never became idle at the end
 };
 
-std::string libbpf_last_messages();
 
 }  // namespace holdscope

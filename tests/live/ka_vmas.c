@@ -10,9 +10,12 @@
  * With "stay PIDFILE" the work is done by a child process that then waits to be killed, while the command itself
  * exits once the work is done: a process still alive when the trace ends, whose counts are collected from the live
  * tasks then, not at its exit. PIDFILE gets the child's pid.
- * Usage: ka_vmas N [stay PIDFILE]
+ * With "go FIFO" it does nothing until a byte arrives on FIFO, then the work, then exits: a process already running
+ * when holdscope record -p attaches to it.
+ * Usage: ka_vmas N [stay PIDFILE | go FIFO]
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,9 +28,19 @@
 int main(int argc, char **argv)
 {
 	int stay = argc == 4 && strcmp(argv[2], "stay") == 0;
-	if (argc != 2 && !stay) {
-		fprintf(stderr, "usage: ka_vmas N [stay PIDFILE]\n");
+	int go = argc == 4 && strcmp(argv[2], "go") == 0;
+	if (argc != 2 && !stay && !go) {
+		fprintf(stderr, "usage: ka_vmas N [stay PIDFILE | go FIFO]\n");
 		return 2;
+	}
+	if (go) {
+		char c;
+		int fd = open(argv[3], O_RDONLY);
+		if (fd < 0 || read(fd, &c, 1) != 1) {
+			perror(argv[3]);
+			return 1;
+		}
+		close(fd);
 	}
 	int done[2];
 	if (stay) {

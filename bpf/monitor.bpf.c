@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * holdscope monitor: mmap_lock hold and wait time histograms, and the work done under the lock, aggregated in the
+ * kernel per memory cgroup (and per process when asked), for a tool that runs continuously. Nothing is streamed for
+ * ordinary holds; a hold at least threshold_ns long is written to a ring buffer when it ends, with its stack and what
+ * was done inside it.
+ *
+ * The work done under the lock is added up in the task's own state while it holds the lock and added to the per-cgroup
+ * table once, when its last hold ends: one map update per hold rather than one per allocation.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "holdscope_events.h"
+#include "monitor_maps.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u8 filter_targets = 0;   /* -p: only that process and the mms it uses */
+const volatile __u64 filter_cgroup = 0;   /* --cgroup: only tasks in this memory cgroup (its id) */
+const volatile __u8 per_process = 0;      /* key the tables by process too */
+const volatile __u64 threshold_ns = 0;    /* slow-hold records for holds at least this long; 0: none */
+const volatile __u64 lru_drain_fn = 0;    /* address of lru_add_drain_per_cpu from /proc/kallsyms */
+const volatile __u64 gfp_direct_reclaim = 0;
+
+volatile __u32 hs_enabled = 0;
+/* Bumped by user space after each reading: a histogram's max_ns is that of the current period. */
+volatile __u64 max_epoch = 0;
+
+#include "counters.bpf.h"
+#include "scope.bpf.h"
+#include "idle_task.bpf.h"
+
+#define HS_MON_MAX_HELD 4
+#define HS_MON_MAX_SUBSYS 64 /* a bound for the verifier; kernels have about 14 cgroup subsystems */
+
+struct mon_task {
+	__u64 held_mm[HS_MON_MAX_HELD];
+	__u64 held_ts[HS_MON_MAX_HELD];
+	__u64 start_mm; /* an acquisition under way */
+	__u64 start_ts;
+	__u64 css_set;  /* the task's css_set when cgroup was read: a move to another cgroup changes it */
+	__u64 cgroup;
+	__u64 reclaim_ts; /* a reclaim under the lock began (0: none) */
+	struct hs_mon_work work[2]; /* under the read lock, under the write lock; added to mon_work at the last release */
+	struct hs_mon_work total_at[HS_MON_MAX_HELD]; /* the task's total work when each hold began: a slow hold's own */
+	struct hs_mon_work total;
+	__u8 held_write[HS_MON_MAX_HELD];
+	__u8 nheld;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mon_task);
+} mon_tasks SEC(".maps");
+
+/* Shared by all CPUs (atomic adds), so its memory does not grow with their number; user space deletes the entries of
+ * cgroups idle for a while, and a full table is counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct hs_mon_key);
+	__type(value, struct hs_mon_hist);
+} mon_hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct hs_mon_work_key);
+	__type(value, struct hs_mon_work);
+} mon_work SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HS_MON_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} mon_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} slow_holds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, HS_MAX_STACK_DEPTH * sizeof(__u64));
+} mon_stacks SEC(".maps");
+
+static __always_inline void mon_count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&mon_counters, &idx);
+	if (v)
+		(*v)++;
+}
+
+static __always_inline struct mon_task *mon_state(bool create)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (!create)
+		return bpf_task_storage_get(&mon_tasks, task, 0, 0);
+	struct mon_task *st = bpf_task_storage_get(&mon_tasks, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		mon_count(HS_MON_CNT_TASK_FULL);
+	return st;
+}
+
+/* The id of the current task's memory cgroup: the kernfs node id of the cgroup its memory controller state belongs to
+ * (cgroup v1 and v2 alike), read again only when the task's css_set changed. 0 on a kernel without memory cgroups. */
+static __always_inline __u64 memcg_of_current(struct mon_task *st)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 cs = (__u64)BPF_CORE_READ(t, cgroups);
+	if (st && st->css_set == cs)
+		return st->cgroup;
+	__u64 id = 0;
+	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		int idx = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		struct cgroup_subsys_state *css = NULL;
+		if (idx >= 0 && idx < HS_MON_MAX_SUBSYS)
+			css = BPF_CORE_READ(t, cgroups, subsys[idx]);
+		if (css)
+			id = BPF_CORE_READ(css, cgroup, kn, id);
+	}
+	if (st) {
+		st->css_set = cs;
+		st->cgroup = id;
+	}
+	return id;
+}
+
+/* log2 of ns, capped at the last bucket. */
+static __always_inline __u32 bucket_of(__u64 ns)
+{
+	__u32 b = 0;
+	if (ns >> 32) { ns >>= 32; b += 32; }
+	if (ns >> 16) { ns >>= 16; b += 16; }
+	if (ns >> 8) { ns >>= 8; b += 8; }
+	if (ns >> 4) { ns >>= 4; b += 4; }
+	if (ns >> 2) { ns >>= 2; b += 2; }
+	if (ns >> 1) { b += 1; }
+	return b < HS_MON_BUCKETS ? b : HS_MON_BUCKETS - 1;
+}
+
+static __always_inline void add_to_hist(__u64 cgroup, __u32 tgid, __u8 kind, __u8 mode, __u64 ns)
+{
+	struct hs_mon_key k = {.cgroup = cgroup, .tgid = per_process ? tgid : 0, .kind = kind, .mode = mode};
+	struct hs_mon_hist *h = bpf_map_lookup_elem(&mon_hists, &k);
+	if (!h) {
+		struct hs_mon_hist zero = {};
+		bpf_map_update_elem(&mon_hists, &k, &zero, BPF_NOEXIST); /* another CPU may have made it meanwhile */
+		h = bpf_map_lookup_elem(&mon_hists, &k);
+		if (!h) {
+			mon_count(HS_MON_CNT_HIST_FULL);
+			return;
+		}
+	}
+	__u32 b = bucket_of(ns);
+	if (b < HS_MON_BUCKETS)
+		__sync_fetch_and_add(&h->buckets[b], 1);
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+	/* Not atomic: two CPUs ending holds at the same instant may keep the smaller one, which only a gauge can afford. */
+	__u64 epoch = max_epoch;
+	if (h->max_epoch != epoch) {
+		h->max_epoch = epoch;
+		h->max_ns = ns;
+	} else if (ns > h->max_ns) {
+		h->max_ns = ns;
+	}
+}
+
+static __always_inline bool work_empty(const struct hs_mon_work *w)
+{
+	return !(w->pages | w->slabs | w->kmallocs | w->reclaims | w->compactions | w->lru_drains);
+}
+
+static __always_inline void add_work(struct hs_mon_work *to, const struct hs_mon_work *w)
+{
+	__sync_fetch_and_add(&to->pages, w->pages);
+	__sync_fetch_and_add(&to->slabs, w->slabs);
+	__sync_fetch_and_add(&to->kmallocs, w->kmallocs);
+	__sync_fetch_and_add(&to->may_sleep, w->may_sleep);
+	__sync_fetch_and_add(&to->reclaims, w->reclaims);
+	__sync_fetch_and_add(&to->reclaim_ns, w->reclaim_ns);
+	__sync_fetch_and_add(&to->compactions, w->compactions);
+	__sync_fetch_and_add(&to->lru_drains, w->lru_drains);
+}
+
+static __always_inline void fold_work(struct mon_task *st, __u64 cgroup, __u32 tgid, int m)
+{
+	struct hs_mon_work *w = &st->work[m & 1];
+	if (work_empty(w))
+		return;
+	struct hs_mon_work_key k = {.cgroup = cgroup, .tgid = per_process ? tgid : 0, .mode = m ? HS_MODE_WRITE : HS_MODE_READ};
+	struct hs_mon_work *to = bpf_map_lookup_elem(&mon_work, &k);
+	if (!to) {
+		if (bpf_map_update_elem(&mon_work, &k, w, BPF_NOEXIST) == 0) {
+			__builtin_memset(w, 0, sizeof(*w));
+			return;
+		}
+		to = bpf_map_lookup_elem(&mon_work, &k);
+		if (!to) {
+			mon_count(HS_MON_CNT_HIST_FULL);
+			return;
+		}
+	}
+	add_work(to, w);
+	__builtin_memset(w, 0, sizeof(*w));
+}
+
+/* Whether this event's task is monitored: the -p and --cgroup filters. */
+static __always_inline bool monitored(__u64 mm, struct mon_task *st, __u64 *cgroup)
+{
+	if (!in_scope(mm))
+		return false;
+	*cgroup = memcg_of_current(st);
+	return !filter_cgroup || *cgroup == filter_cgroup;
+}
+
+static __always_inline int lock_start(__u64 mm)
+{
+	if (!hs_enabled)
+		return 0;
+	if (filter_targets && !in_scope(mm))
+		return 0;
+	struct mon_task *st = mon_state(true);
+	if (!st)
+		return 0;
+	st->start_mm = mm;
+	st->start_ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
+{
+	if (!hs_enabled)
+		return 0;
+	struct mon_task *st = mon_state(true);
+	if (!st)
+		return 0;
+	__u64 cgroup = 0;
+	if (!monitored(mm, st, &cgroup)) {
+		st->start_mm = 0;
+		return 0;
+	}
+	__u64 now = bpf_ktime_get_ns();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (st->start_mm == mm && st->start_ts) {
+		if (success)
+			add_to_hist(cgroup, tgid, HS_MON_WAIT, write ? HS_MODE_WRITE : HS_MODE_READ, now - st->start_ts);
+		st->start_mm = 0;
+	}
+	if (!success)
+		return 0;
+	/* mmap_write_downgrade: acquire_returned(write=false) while the task holds mm for write. The write part ends,
+	 * a read hold begins now. */
+	for (int i = 0; i < HS_MON_MAX_HELD; i++) {
+		if (st->held_mm[i] == mm && st->held_write[i] && !write) {
+			add_to_hist(cgroup, tgid, HS_MON_HOLD, HS_MODE_WRITE, now - st->held_ts[i]);
+			st->held_ts[i] = now;
+			st->held_write[i] = 0;
+			return 0;
+		}
+	}
+	for (int i = 0; i < HS_MON_MAX_HELD; i++) {
+		if (st->held_mm[i] == 0) {
+			st->held_mm[i] = mm;
+			st->held_ts[i] = now;
+			st->held_write[i] = write;
+			st->total_at[i] = st->total;
+			st->nheld++;
+			became_active();
+			return 0;
+		}
+	}
+	mon_count(HS_MON_CNT_HELD_OVERFLOW);
+	return 0;
+}
+
+static __always_inline void write_slow_hold(void *ctx, struct mon_task *st, int i, __u64 mm, __u64 cgroup, __u64 held_ns,
+					    __u64 now)
+{
+	struct hs_mon_slow_hold *r = bpf_ringbuf_reserve(&slow_holds, sizeof(*r), 0);
+	if (!r) {
+		mon_count(HS_MON_CNT_SLOW_LOST);
+		return;
+	}
+	__u64 id = bpf_get_current_pid_tgid();
+	r->end_ts = now;
+	r->held_ns = held_ns;
+	r->mm = mm;
+	r->cgroup = cgroup;
+	r->work.pages = st->total.pages - st->total_at[i].pages;
+	r->work.slabs = st->total.slabs - st->total_at[i].slabs;
+	r->work.kmallocs = st->total.kmallocs - st->total_at[i].kmallocs;
+	r->work.may_sleep = st->total.may_sleep - st->total_at[i].may_sleep;
+	r->work.reclaims = st->total.reclaims - st->total_at[i].reclaims;
+	r->work.reclaim_ns = st->total.reclaim_ns - st->total_at[i].reclaim_ns;
+	r->work.compactions = st->total.compactions - st->total_at[i].compactions;
+	r->work.lru_drains = st->total.lru_drains - st->total_at[i].lru_drains;
+	r->tid = (__u32)id;
+	r->tgid = id >> 32;
+	r->write = st->held_write[i];
+	__builtin_memset(r->pad, 0, sizeof(r->pad));
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	r->stack_id = bpf_get_stackid(ctx, &mon_stacks, 0);
+	if (r->stack_id < 0)
+		mon_count(HS_MON_CNT_STACK_FAIL);
+	bpf_ringbuf_submit(r, 0);
+}
+
+static __always_inline int lock_released(void *ctx, __u64 mm)
+{
+	if (!hs_enabled)
+		return 0;
+	struct mon_task *st = mon_state(false);
+	if (!st || !st->nheld)
+		return 0; /* acquired before monitoring began, or not monitored */
+	__u64 now = bpf_ktime_get_ns();
+	for (int i = 0; i < HS_MON_MAX_HELD; i++) {
+		if (st->held_mm[i] != mm)
+			continue;
+		__u64 held_ns = now - st->held_ts[i];
+		__u64 cgroup = memcg_of_current(st);
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		add_to_hist(cgroup, tgid, HS_MON_HOLD, st->held_write[i] ? HS_MODE_WRITE : HS_MODE_READ, held_ns);
+		if (threshold_ns && held_ns >= threshold_ns)
+			write_slow_hold(ctx, st, i, mm, cgroup, held_ns, now);
+		st->held_mm[i] = 0;
+		st->held_write[i] = 0;
+		st->nheld--;
+		if (st->nheld == 0) {
+			fold_work(st, cgroup, tgid, 0);
+			fold_work(st, cgroup, tgid, 1);
+		}
+		break;
+	}
+	return 0;
+}
+
+/* HS_MODE_NONE, HS_MODE_READ or HS_MODE_WRITE: the strongest mmap_lock held. */
+static __always_inline __u8 held_mode(const struct mon_task *st)
+{
+	__u8 m = HS_MODE_NONE;
+	for (int i = 0; i < HS_MON_MAX_HELD; i++)
+		if (st->held_mm[i])
+			m = st->held_write[i] ? HS_MODE_WRITE : (m ? m : HS_MODE_READ);
+	return m;
+}
+
+/* The current task's state when it holds an mmap_lock, else NULL: the allocator programs' filter. */
+static __always_inline struct mon_task *holding_state(void)
+{
+	if (!hs_enabled)
+		return NULL;
+	__u32 zero = 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct idle_task *c = bpf_map_lookup_elem(&idle_tasks, &zero);
+	if (c && known_idle(c, t))
+		return NULL;
+	struct mon_task *st = bpf_task_storage_get(&mon_tasks, t, 0, 0);
+	if (st && st->nheld)
+		return st;
+	if (c)
+		remember_idle(c, t);
+	return NULL;
+}
+
+/* Counts one piece of work in the task's state, under the mode it holds: what->field += n. */
+#define COUNT_UNDER_LOCK(st, field, n)                                          \
+	do {                                                                    \
+		__u8 m_ = held_mode(st);                                        \
+		if (m_ == HS_MODE_WRITE)                                        \
+			(st)->work[1].field += (n);                             \
+		else                                                            \
+			(st)->work[0].field += (n);                             \
+		(st)->total.field += (n);                                       \
+	} while (0)
+
+static __always_inline void count_alloc_gfp(struct mon_task *st, __u64 gfp)
+{
+	if (!gfp_direct_reclaim || (gfp & gfp_direct_reclaim))
+		COUNT_UNDER_LOCK(st, may_sleep, 1);
+}
+
+/* The tracepoints' argument layouts: as in holdscope.bpf.c (the loader picks the _memcg variant up to 6.13). */
+SEC("raw_tp/mmap_lock_start_locking")
+int hm_lock_start(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_start(ctx->args[0]);
+}
+
+SEC("raw_tp/mmap_lock_start_locking")
+int hm_lock_start_memcg(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_start(ctx->args[0]);
+}
+
+SEC("raw_tp/mmap_lock_acquire_returned")
+int hm_lock_acquired(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_acquired(ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("raw_tp/mmap_lock_acquire_returned")
+int hm_lock_acquired_memcg(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_acquired(ctx->args[0], ctx->args[2], ctx->args[3]);
+}
+
+SEC("raw_tp/mmap_lock_released")
+int hm_lock_released(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_released(ctx, ctx->args[0]);
+}
+
+SEC("raw_tp/mmap_lock_released")
+int hm_lock_released_memcg(struct bpf_raw_tracepoint_args *ctx)
+{
+	return lock_released(ctx, ctx->args[0]);
+}
+
+SEC("raw_tp/mm_page_alloc")
+int hm_page_alloc(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct mon_task *st = holding_state();
+	if (!st)
+		return 0;
+	COUNT_UNDER_LOCK(st, pages, 1);
+	count_alloc_gfp(st, (__u32)ctx->args[2]);
+	return 0;
+}
+
+SEC("raw_tp/kmem_cache_alloc")
+int hm_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct mon_task *st = holding_state();
+	if (!st)
+		return 0;
+	COUNT_UNDER_LOCK(st, slabs, 1);
+	count_alloc_gfp(st, ctx->args[3]);
+	return 0;
+}
+
+SEC("raw_tp/kmalloc")
+int hm_kmalloc(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct mon_task *st = holding_state();
+	if (!st)
+		return 0;
+	COUNT_UNDER_LOCK(st, kmallocs, 1);
+	count_alloc_gfp(st, (__u32)ctx->args[4]);
+	return 0;
+}
+
+static __always_inline int reclaim_begin(void)
+{
+	struct mon_task *st = holding_state();
+	if (!st)
+		return 0;
+	st->reclaim_ts = bpf_ktime_get_ns();
+	COUNT_UNDER_LOCK(st, reclaims, 1);
+	return 0;
+}
+
+static __always_inline int reclaim_end(void)
+{
+	struct mon_task *st = holding_state();
+	if (!st || !st->reclaim_ts)
+		return 0;
+	__u64 ns = bpf_ktime_get_ns() - st->reclaim_ts;
+	st->reclaim_ts = 0;
+	COUNT_UNDER_LOCK(st, reclaim_ns, ns);
+	return 0;
+}
+
+SEC("tp/vmscan/mm_vmscan_direct_reclaim_begin")
+int hm_reclaim_begin(void *ctx)
+{
+	return reclaim_begin();
+}
+
+SEC("tp/vmscan/mm_vmscan_direct_reclaim_end")
+int hm_reclaim_end(void *ctx)
+{
+	return reclaim_end();
+}
+
+SEC("tp/vmscan/mm_vmscan_memcg_reclaim_begin")
+int hm_memcg_reclaim_begin(void *ctx)
+{
+	return reclaim_begin();
+}
+
+SEC("tp/vmscan/mm_vmscan_memcg_reclaim_end")
+int hm_memcg_reclaim_end(void *ctx)
+{
+	return reclaim_end();
+}
+
+SEC("tp/compaction/mm_compaction_begin")
+int hm_compact_begin(void *ctx)
+{
+	struct mon_task *st = holding_state();
+	if (st)
+		COUNT_UNDER_LOCK(st, compactions, 1);
+	return 0;
+}
+
+SEC("tp/workqueue/workqueue_queue_work")
+int hm_queue_work(struct trace_event_raw_workqueue_queue_work *ctx)
+{
+	if (!lru_drain_fn || (__u64)ctx->function != lru_drain_fn)
+		return 0;
+	struct mon_task *st = holding_state();
+	if (st)
+		COUNT_UNDER_LOCK(st, lru_drains, 1);
+	return 0;
+}
+
+/* The last release of a task that exits holding a lock (a killed task's mmap_lock is released on its way out, so this
+ * is rare) never comes: its work is added now. */
+SEC("tp/sched/sched_process_exit")
+int hm_exit(void *ctx)
+{
+	struct mon_task *st = mon_state(false);
+	if (!st || !st->nheld)
+		return 0;
+	__u64 cgroup = memcg_of_current(st);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	fold_work(st, cgroup, tgid, 0);
+	fold_work(st, cgroup, tgid, 1);
+	return 0;
+}
