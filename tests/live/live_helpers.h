@@ -1,16 +1,13 @@
-// What the live tests share: running holdscope and the fixtures, reading their output, why a test must skip.
+// Live tests: real BPF on the running kernel, through the holdscope binary exactly as a user runs it.
+// Each test says why it skips when the machine lacks what it needs (root, BTF, the mmap_lock tracepoints).
+// What the live tests share (defined in live_helpers.cpp): running holdscope and the fixtures, temporary paths,
+// reading their output and JSON reports, why a test must skip.
 #pragma once
-#include <bpf/bpf.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <grp.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include <catch2/catch_test_macros.hpp>
-#include <cstdio>
-#include <fstream>
+#include <cstdint>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,72 +15,25 @@
 
 using nlohmann::json;
 
-// Each live test file uses some of these.
-#pragma GCC diagnostic ignored "-Wunused-function"
-
-namespace {
-
 struct Run {
   int status;
   std::string out;
   std::string err;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string slurp(const std::string& path);
 
-std::string tmp(const std::string& name) { return "/tmp/holdscope-live-" + std::to_string(getpid()) + "-" + name; }
+std::string tmp(const std::string& name);
 
-Run run(const std::string& cmd) {
-  std::string o = tmp("stdout"), e = tmp("stderr");
-  int st = system(("{ " + cmd + "; } >" + o + " 2>" + e).c_str());
-  Run r{WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(o), slurp(e)};
-  unlink(o.c_str());
-  unlink(e.c_str());
-  return r;
-}
+Run run(const std::string& cmd);
 
 // Runs holdscope as an unprivileged user (nobody), with no helper binary: fork, drop ids, exec.
-Run run_unprivileged(const std::vector<std::string>& args) {
-  std::string e = tmp("stderr-unpriv");
-  pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = freopen(e.c_str(), "w", stderr);
-    (void)f;
-    dup2(fileno(stderr), fileno(stdout));
-    if (setgroups(0, nullptr) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534)) _exit(126);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  Run r{WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), "", slurp(e)};
-  unlink(e.c_str());
-  return r;
-}
+Run run_unprivileged(const std::vector<std::string>& args);
 
-bool exists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
+bool exists(const std::string& p);
 
 // Why this machine cannot run live BPF tests, or empty when it can.
-std::string live_skip_reason() {
-  if (geteuid() != 0) return "live BPF tests need root (CI runs them as root)";
-  if (!exists("/sys/kernel/btf/vmlinux")) return "kernel BTF (/sys/kernel/btf/vmlinux) is missing";
-  if (!exists("/sys/kernel/tracing/events") && system("mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null") != 0)
-    return "tracefs is not available";
-  if (!exists("/sys/kernel/tracing/events/mmap_lock/mmap_lock_start_locking"))
-    return "the kernel has no mmap_lock tracepoints";
-  return "";
-}
+std::string live_skip_reason();
 
 #define REQUIRE_LIVE()                              \
   do {                                              \
@@ -91,99 +41,42 @@ std::string live_skip_reason() {
     if (!why_.empty()) SKIP(why_);                  \
   } while (0)
 
-const std::string kHoldscope = HOLDSCOPE_BIN;
-const std::string kVmas = KA_VMAS_BIN;
-const std::string kContend = KA_CONTEND_BIN;
-const std::string kReclaim = KA_RECLAIM_BIN;
-const std::string kMigratePrep = MIGRATE_PREP_BIN;
-const std::string kFork = KA_FORK_BIN;
-const std::string kPopulateCpus = KA_POPULATE_CPUS_BIN;
-const std::string kKhugepaged = KHUGEPAGED_COLLAPSE_BIN;
-const std::string kHoldOpen = KA_HOLD_OPEN_BIN;
-const std::string kSettings = KA_SETTINGS_BIN;
-const std::string kLocks = KA_LOCKS_BIN;
-const std::string kPressure = KA_PRESSURE_BIN;
+// The holdscope binary and the fixtures, as built (the live_tests target's compile definitions).
+extern const std::string kHoldscope;
+extern const std::string kVmas;
+extern const std::string kContend;
+extern const std::string kReclaim;
+extern const std::string kMigratePrep;
+extern const std::string kFork;
+extern const std::string kPopulateCpus;
+extern const std::string kKhugepaged;
+extern const std::string kHoldOpen;
+extern const std::string kSettings;
+extern const std::string kLocks;
+extern const std::string kPressure;
 
-json record_json(const std::string& cmd_and_args, const std::string& tag, const std::string& opts = "") {
-  std::string j = tmp(tag + ".json"), r = tmp(tag + ".hsr");
-  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " " + opts + " -- " + cmd_and_args);
-  INFO(res.err);
-  REQUIRE(res.status == 0);
-  json out = json::parse(slurp(j));
-  unlink(j.c_str());
-  unlink(r.c_str());
-  return out;
-}
+json record_json(const std::string& cmd_and_args, const std::string& tag, const std::string& opts = "");
 
-uint64_t allocs(const json& j, const std::string& kind, const std::string& mode, const std::string& cache) {
-  uint64_t n = 0;
-  for (const auto& a : j["allocations_under_lock"])
-    if (a["kind"] == kind && (mode.empty() || a["mode"] == mode) && (cache.empty() || a.value("cache", "") == cache))
-      n += a["count"].get<uint64_t>();
-  return n;
-}
+uint64_t allocs(const json& j, const std::string& kind, const std::string& mode, const std::string& cache);
 
-void require_no_drops(const json& j) {
-  INFO(j["drops"].dump());
-  CHECK(j["drops"]["ringbuf"] == 0);
-  CHECK(j["drops"]["map_full"] == 0);
-  CHECK(j["drops"]["stack"] == 0);
-  CHECK(j["drops"]["unmatched"] == 0);
-}
+void require_no_drops(const json& j);
+
+// A failed command's stderr: one line, "holdscope: ...", naming needle.
+void one_line_error(const Run& r, const std::string& needle);
 
 // Empty when fentry attaches for every named attach point here (per holdscope doctor's probes), else why not.
-std::string direct_skip_reason(const std::vector<std::string>& points) {
-  std::string f = tmp("doctor.json");
-  run(kHoldscope + " doctor --json " + f);
-  json d = json::parse(slurp(f), nullptr, false);
-  unlink(f.c_str());
-  if (d.is_discarded()) return "holdscope doctor wrote no diagnosis";
-  for (const auto& a : d["attach_points"])
-    for (const auto& p : points)
-      if (a["name"] == p && a["mode"] != "direct")
-        return "fentry cannot attach for " + p + " on this kernel (" + a["why"].get<std::string>() +
-               "); direct mode runs in the Debian 6.1 and 6.12 guests";
-  return "";
-}
+std::string direct_skip_reason(const std::vector<std::string>& points);
 
-const json& attach_point(const json& report, const std::string& name) {
-  for (const auto& a : report["attach_points"])
-    if (a["name"] == name) return a;
-  FAIL("no attach point " << name << " in the report");
-  return report;
-}
+const json& attach_point(const json& report, const std::string& name);
 
 // The ids of the BPF programs a process holds (its fdinfo), read while it runs.
-std::vector<uint32_t> prog_ids_of(pid_t pid) {
-  std::vector<uint32_t> ids;
-  std::istringstream fds(run("cat /proc/" + std::to_string(pid) + "/fdinfo/* 2>/dev/null").out);
-  for (std::string line; std::getline(fds, line);)
-    if (line.rfind("prog_id:", 0) == 0) ids.push_back(static_cast<uint32_t>(std::stoul(line.substr(8))));
-  return ids;
-}
+std::vector<uint32_t> prog_ids_of(pid_t pid);
 
 // Whether none of these programs is loaded any more. The kernel frees a program after the last link to it is put,
 // which it does from a workqueue once the holder's files are closed: callers wait for this state.
-bool progs_unloaded(const std::vector<uint32_t>& ids) {
-  for (uint32_t id : ids) {
-    int fd = bpf_prog_get_fd_by_id(id);
-    if (fd >= 0) {
-      close(fd);
-      return false;
-    }
-  }
-  return true;
-}
+bool progs_unloaded(const std::vector<uint32_t>& ids);
 
-uint64_t clone_chain_allocs(const json& r) {
-  const auto& a = r["anon_vma_clone"];
-  return a["nowait_attempts"].get<uint64_t>() + a["gfp_kernel_retries"].get<uint64_t>() +
-         a["may_sleep_under_anon_vma_lock"].get<uint64_t>();
-}
+uint64_t clone_chain_allocs(const json& r);
 
 // |actual - expected| within fraction of expected.
-bool near(int64_t actual, int64_t expected, double fraction) {
-  return std::llabs(actual - expected) <= static_cast<int64_t>(expected * fraction);
-}
-
-}  // namespace
+bool near(int64_t actual, int64_t expected, double fraction);

@@ -50,14 +50,6 @@ pid_t dead_pid() {
   return p;
 }
 
-void one_line_error(const Run& r, const std::string& needle) {
-  INFO("stderr: " << r.err);
-  CHECK(r.status != 0);
-  CHECK(r.err.rfind("holdscope: ", 0) == 0);
-  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-  CHECK(r.err.find(needle) != std::string::npos);
-}
-
 }  // namespace
 
 TEST_CASE("hostile process names (not UTF-8, a terminal escape) are recorded and reported, escaped") {
