@@ -14,7 +14,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "analyzers/analyzer.h"
+#include "analyzers/analyze_recording.h"
 #include "analyzers/diff.h"
 #include "analyzers/recording.h"
 #include "tool/output_file.h"
@@ -120,17 +120,10 @@ class Child {
 
 void write_json(const Report& r, const std::string& path) { write_output_file(path, report_to_json(r).dump(2) + "\n"); }
 
-Report analyze_file(const std::string& path, size_t top, uint64_t* events = nullptr) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ToolError("cannot open " + path + ": " + strerror(errno));
-  RecordingReader reader(in);
+Report analyze_file(const std::string& path, size_t top) {
   AnalyzerOptions opts;
   opts.top = top;
-  Analyzer a(reader.context(), opts);
-  reader.for_each_event([&](const hs_event& e) { a.feed(e); });
-  if (events) *events = reader.event_count();
-  // The report borrows names from the context; finish() copies them out before the reader goes away.
-  return a.finish();
+  return analyze_recording(path, opts).report;
 }
 
 }  // namespace
