@@ -6,7 +6,7 @@
 #include <sstream>
 #include <string>
 
-#include "analyzers/analyzer.h"
+#include "analyzers/analyze_recording.h"
 #include "analyzers/recording.h"
 #include "analyzers/report.h"
 
@@ -15,12 +15,9 @@ using namespace holdscope;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
   try {
-    RecordingReader reader(in);
     AnalyzerOptions opts;
     opts.top = 5;
-    Analyzer a(reader.context(), opts);
-    reader.for_each_event([&](const hs_event& e) { a.feed(e); });
-    Report r = a.finish();
+    Report r = analyze_recording(in, opts).report;
     (void)report_to_json(r).dump();
     std::ostringstream text;
     render_text(r, text, 5);

@@ -1,9 +1,6 @@
 #include "tool/commands.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,14 +10,18 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
-#include "analyzers/analyzer.h"
+#include "analyzers/analyze_recording.h"
 #include "analyzers/diff.h"
 #include "analyzers/recording.h"
+#include "tool/child.h"
 #include "tool/output_file.h"
+#include "tool/record_progress.h"
 #include "tool/running_process.h"
 #include "tool/settings_journal.h"
 #include "tool/system_info.h"
+#include "tool/trace_context.h"
 
 namespace holdscope {
 
@@ -29,6 +30,9 @@ namespace {
 volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
+constexpr double kSystemTraceSeconds = 10;  // tracing the whole system with no duration given
+constexpr int kPollMs = 100;
+
 void install_signal_handlers() {
   struct sigaction sa = {};
   sa.sa_handler = on_signal;  // no SA_RESTART: the poll must return so the loop sees the flag
@@ -36,102 +40,12 @@ void install_signal_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-// The traced command: forked stopped on a pipe, released only once the probes are attached so its first mmap_lock
-// acquisition is seen. Reaped (and killed if still running) on every exit path.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& argv) {
-    int go[2], err[2];
-    if (pipe2(go, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) throw ToolError("pipe: " + std::string(strerror(errno)));
-    pid_ = fork();
-    if (pid_ < 0) throw ToolError("fork: " + std::string(strerror(errno)));
-    if (pid_ == 0) {
-      close(go[1]);
-      close(err[0]);
-      // A traced command does not outlive holdscope: killed with it, its changes are undone at the next start.
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      signal(SIGINT, SIG_DFL);
-      signal(SIGTERM, SIG_DFL);
-      char c;
-      if (read(go[0], &c, 1) != 1) _exit(127);  // the tracer gave up before starting us
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      int e = errno;
-      (void)!write(err[1], &e, sizeof e);
-      _exit(127);
-    }
-    close(go[0]);
-    close(err[1]);
-    go_fd_ = go[1];
-    err_fd_ = err[0];
-    name_ = argv[0];
-  }
-  ~Child() {
-    if (go_fd_ >= 0) close(go_fd_);
-    if (err_fd_ >= 0) close(err_fd_);
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      undo_workload_changes(pid_);  // the run failed with the command still running: it could not undo its own
-    }
-  }
-  pid_t pid() const { return pid_; }
-  void release() {
-    (void)!write(go_fd_, "g", 1);
-    close(go_fd_);
-    go_fd_ = -1;
-    int e = 0;
-    ssize_t n = read(err_fd_, &e, sizeof e);  // EOF (0) means exec succeeded: the pipe closed on exec
-    close(err_fd_);
-    err_fd_ = -1;
-    if (n == sizeof e) throw ToolError("cannot run " + name_ + ": " + strerror(e));
-  }
-  // True once the child has exited; status then holds its exit code (128+signal when killed).
-  bool exited() {
-    if (reaped_) return true;
-    int st = 0;
-    if (waitpid(pid_, &st, WNOHANG) != pid_) return false;
-    reaped_ = true;
-    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return true;
-  }
-  void terminate() {
-    if (exited()) return;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 40 && !exited(); i++) usleep(50'000);
-    if (!exited()) {
-      kill(pid_, SIGKILL);
-      int st;
-      waitpid(pid_, &st, 0);
-      reaped_ = true;
-      status_ = 128 + SIGKILL;
-    }
-  }
-  int status() const { return status_; }
-
- private:
-  pid_t pid_ = -1;
-  int go_fd_ = -1, err_fd_ = -1;
-  bool reaped_ = false;
-  int status_ = 0;
-  std::string name_;
-};
-
 void write_json(const Report& r, const std::string& path) { write_output_file(path, report_to_json(r).dump(2) + "\n"); }
 
-Report analyze_file(const std::string& path, size_t top, uint64_t* events = nullptr) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ToolError("cannot open " + path + ": " + strerror(errno));
-  RecordingReader reader(in);
+Report analyze_file(const std::string& path, size_t top) {
   AnalyzerOptions opts;
   opts.top = top;
-  Analyzer a(reader.context(), opts);
-  reader.for_each_event([&](const hs_event& e) { a.feed(e); });
-  if (events) *events = reader.event_count();
-  // The report borrows names from the context; finish() copies them out before the reader goes away.
-  return a.finish();
+  return analyze_recording(path, opts).report;
 }
 
 }  // namespace
@@ -145,42 +59,19 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   // Written beside -o and put in place only once complete: a failed run leaves whatever -o named as it was.
   OutputFile output(ro.output, ro.previous);
   std::ostream& out = output.stream();
+  RecordProgress progress(ro.quiet);
 
   install_signal_handlers();  // before the slow part: a Ctrl-C while loading still ends with a valid recording
   std::string tracefs = tracefs_root();
   SymbolTable kallsyms = read_kallsyms();
-  TraceContext ctx;
-  ctx.kernel = kernel_release();
-  ctx.hostname = host_name();
-  ctx.page_size = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  ctx.gfp = read_gfp_table(tracefs);
-  ctx.scope = process ? "process" : ro.command.empty() ? "system" : "command";
-  ctx.command = process ? process->command() : ro.command;
-  if (const Symbol* s = kallsyms.by_name("lru_add_drain_per_cpu")) ctx.lru_drain_fn = s->addr;
-
-  ctx.collapse_status = read_symbolic_names(tracefs, "huge_memory/mm_collapse_huge_page", "status");
-
-  TracerOptions to = ro.tracer;
-  to.filter_targets = !ro.command.empty() || process;
-  to.lru_drain_fn = ctx.lru_drain_fn;
-  to.gfp_direct_reclaim = ctx.gfp.value_of("__GFP_DIRECT_RECLAIM");
-  to.kallsyms = &kallsyms;
-  Tracer tracer(to);
-  for (const auto& c : tracer.attach_choices()) ctx.attach_points.push_back({c.name, c.mode, c.why, c.functions});
-  ctx.fn_slots = tracer.slot_functions();
-  if (!ro.quiet) {
-    size_t on = 0;
-    std::string off;
-    for (const auto& p : tracer.plan()) {
-      if (p.available)
-        on++;
-      else
-        off += " " + p.target + " (" + p.why + ")";
-    }
-    std::cerr << "holdscope: " << on << " programs attached" << (off.empty() ? "" : "; not attached:") << off << "\n";
-    for (const auto& c : tracer.attach_choices())
-      std::cerr << "holdscope: " << c.name << ": " << to_string(c.mode) << " (" << c.why << ")\n";
+  TraceContext ctx = system_context(tracefs, kallsyms, ro.command);
+  if (process) {
+    ctx.scope = "process";
+    ctx.command = process->command();  // also what makes the tracer filter by target
   }
+  Tracer tracer(tracer_options(ro.tracer, ctx, kallsyms));
+  add_attach_points(ctx, tracer);
+  progress.attached(tracer);
 
   std::optional<Child> child;
   if (!ro.command.empty()) {
@@ -190,28 +81,21 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   if (process) tracer.add_target(process->pid());
   RecordingWriter writer(out);
   tracer.start([&](const hs_event& e) { writer.add(e); });
-  // fentry/fexit trampolines appear in kallsyms once attached: read it again, so stacks through them are named.
-  if (std::any_of(ctx.attach_points.begin(), ctx.attach_points.end(), [](const auto& p) { return p.mode == AttachMode::direct; }))
-    kallsyms = read_kallsyms();
+  refresh_kallsyms(ctx, kallsyms);
   ctx.start_ns = monotonic_ns();
   if (child) child->release();
 
-  double dur = ro.duration_s > 0 ? ro.duration_s : (child ? 0 : 10);
+  double dur = ro.duration_s > 0 ? ro.duration_s : (child ? 0 : kSystemTraceSeconds);
   uint64_t deadline = dur > 0 ? ctx.start_ns + static_cast<uint64_t>(dur * 1e9) : UINT64_MAX;
   if (process) {
     dur = ro.duration_s;
     deadline = dur > 0 ? ctx.start_ns + static_cast<uint64_t>(dur * 1e9) : UINT64_MAX;
-    if (!ro.quiet)
-    {
-      std::cerr << "holdscope: tracing process " << process->pid() << " until it exits";
-      if (dur > 0) std::cerr << " or for " << dur << " s";
-      std::cerr << " (Ctrl-C to stop early)\n";
-    }
-  } else if (!ro.quiet && !child) {
-    std::cerr << "holdscope: tracing the whole system for " << dur << " s (Ctrl-C to stop early)\n";
+    progress.tracing_process(process->pid(), dur);
+  } else if (!child) {
+    progress.tracing_system(dur);
   }
   while (!g_stop) {
-    tracer.poll(100);
+    tracer.poll(kPollMs);
     if (output.error()) throw ToolError("cannot write " + ro.output + ": " + strerror(output.error()));
     if (child && child->exited()) break;
     if (process && process->exited()) break;
@@ -219,30 +103,14 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   }
   ctx.end_ns = monotonic_ns();
   tracer.stop();
-  if (child) {
-    child->terminate();
-    ctx.command_exit = child->status();
-    undo_workload_changes(child->pid());  // whatever its status: a killed workload could not undo its own
-  }
+  if (child) ctx.command_exit = child->end();
 
-  ctx.counters = tracer.counters();
-  tracer.fill_context(ctx);
-  std::vector<uint64_t> addrs(tracer.call_sites().begin(), tracer.call_sites().end());
-  for (const auto& a : ctx.alloc_counts)
-    if (a.site) addrs.push_back(a.site);
-  for (const auto& [id, st] : ctx.stacks) addrs.insert(addrs.end(), st.begin(), st.end());
-  ctx.symbols = kallsyms.subset(addrs);
+  add_trace_results(ctx, tracer, kallsyms);
   writer.finish(ctx);
   output.commit();
 
-  if (!ro.quiet) {
-    const auto& c = ctx.counters;
-    std::cerr << "holdscope: recorded " << writer.events_written() << " events to " << ro.output
-              << " (drops: ringbuf " << c.ringbuf << ", map_full " << c.task_map_full + c.scope_map_full + c.alloc_map_full << ", stack "
-              << c.stack << ")";
-    if (child) std::cerr << "; command exited with status " << ctx.command_exit;
-    std::cerr << "\n";
-  }
+  progress.recorded(writer.events_written(), ro.output, ctx.counters,
+                    child ? std::optional<int>(ctx.command_exit) : std::nullopt);
   if (!rep.json_path.empty()) write_json(analyze_file(ro.output, rep.top), rep.json_path);
   return 0;
 }

@@ -11,8 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "analyzers/analyzer.h"
-#include "analyzers/recording.h"
+#include "analyzers/analyze_recording.h"
 #include "analyzers/verdicts.h"
 #include "tool/commands.h"
 #include "tool/output_file.h"
@@ -120,13 +119,12 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, const ScratchDir& scrat
   for (const auto& [k, v] : after)
     if (before.count(k) && v != before[k]) vmstat[k] = v - before[k];
 
+  // Opened unchecked as before: a file that cannot be read is told by the reader's own error.
   std::ifstream in(rec, std::ios::binary);
-  RecordingReader reader(in);
-  Analyzer a(reader.context());
-  reader.for_each_event([&](const hs_event& e) { a.feed(e); });
-  nlohmann::json report = report_to_json(a.finish());
-  int exit_code = reader.context().command_exit;
+  RecordingAnalysis analysis = analyze_recording(in);
   in.close();
+  nlohmann::json report = report_to_json(analysis.report);
+  int exit_code = analysis.command_exit;
   unlink(rec.c_str());
   nlohmann::json stats = nlohmann::json::object();
   std::ifstream sf(stats_path);
