@@ -67,6 +67,8 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tracefs nodev /sys/kernel/tracing
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
+# As systemd does on a cgroup v2 host: child cgroups get the memory controller, so each is a memory cgroup of its own.
+echo +memory > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 echo "HOLDSCOPE-GUEST: kernel $(uname -r), $(nproc) cpus, $(ls -d /sys/devices/system/node/node* | wc -l) numa nodes"
 cd /tmp
 # Tests that drive the whole machine into memory pressure run only where this is set: in a throwaway guest.
