@@ -58,17 +58,18 @@ struct {
 	__type(value, struct mon_task);
 } mon_tasks SEC(".maps");
 
-/* Shared by all CPUs (atomic adds), so its memory does not grow with their number; user space deletes the entries of
- * cgroups idle for a while, and a full table is counted. */
+/* Per CPU: the threads of one busy cgroup update the same entries, and shared ones with atomic adds bounced between
+ * CPUs at every hold. User space sizes them by the number of CPUs (a memory budget), deletes the entries of groups
+ * idle for a while, and a full table is counted. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct hs_mon_key);
 	__type(value, struct hs_mon_hist);
 } mon_hists SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct hs_mon_work_key);
 	__type(value, struct hs_mon_work);
@@ -115,8 +116,8 @@ static __always_inline struct mon_task *mon_state(bool create)
  * (cgroup v1 and v2 alike), read again only when the task's css_set changed. 0 on a kernel without memory cgroups. */
 static __always_inline __u64 memcg_of_current(struct mon_task *st)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	__u64 cs = (__u64)BPF_CORE_READ(t, cgroups);
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 cs = (__u64)t->cgroups; /* a plain load through BTF, where a probe read costs a helper call per event */
 	if (st && st->css_set == cs)
 		return st->cgroup;
 	__u64 id = 0;
@@ -163,10 +164,9 @@ static __always_inline void add_to_hist(__u64 cgroup, __u32 tgid, __u8 kind, __u
 	}
 	__u32 b = bucket_of(ns);
 	if (b < HS_MON_BUCKETS)
-		__sync_fetch_and_add(&h->buckets[b], 1);
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
-	/* Not atomic: two CPUs ending holds at the same instant may keep the smaller one, which only a gauge can afford. */
+		h->buckets[b]++;
+	h->count++;
+	h->sum_ns += ns;
 	__u64 epoch = max_epoch;
 	if (h->max_epoch != epoch) {
 		h->max_epoch = epoch;
@@ -183,14 +183,14 @@ static __always_inline bool work_empty(const struct hs_mon_work *w)
 
 static __always_inline void add_work(struct hs_mon_work *to, const struct hs_mon_work *w)
 {
-	__sync_fetch_and_add(&to->pages, w->pages);
-	__sync_fetch_and_add(&to->slabs, w->slabs);
-	__sync_fetch_and_add(&to->kmallocs, w->kmallocs);
-	__sync_fetch_and_add(&to->may_sleep, w->may_sleep);
-	__sync_fetch_and_add(&to->reclaims, w->reclaims);
-	__sync_fetch_and_add(&to->reclaim_ns, w->reclaim_ns);
-	__sync_fetch_and_add(&to->compactions, w->compactions);
-	__sync_fetch_and_add(&to->lru_drains, w->lru_drains);
+	to->pages += w->pages;
+	to->slabs += w->slabs;
+	to->kmallocs += w->kmallocs;
+	to->may_sleep += w->may_sleep;
+	to->reclaims += w->reclaims;
+	to->reclaim_ns += w->reclaim_ns;
+	to->compactions += w->compactions;
+	to->lru_drains += w->lru_drains;
 }
 
 static __always_inline void fold_work(struct mon_task *st, __u64 cgroup, __u32 tgid, int m)

@@ -42,7 +42,7 @@ apt-get install -y -qq --no-install-recommends \
   cmake make g++ pkg-config clang-19 llvm-19 libelf-dev zlib1g-dev \
   libcli11-dev nlohmann-json3-dev libfmt-dev libzstd-dev bpftrace \
   qemu-system-x86 busybox-static cpio jq libclang-rt-19-dev libbpf-tools \
-  linux-source-6.12 bc bison flex dwarves libssl-dev xz-utils patch prometheus-cpp-dev prometheus >/dev/null
+  linux-source-6.12 bc bison flex dwarves libssl-dev xz-utils patch prometheus-cpp-dev prometheus curl >/dev/null
 apt-get install -y -qq --no-install-recommends -t bookworm-backports \
   libbpf-dev bpftool catch2 linux-perf >/dev/null
 

@@ -4,6 +4,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -34,24 +35,40 @@ constexpr TracepointSpec kMonitorTracepoints[] = {
     {"hm_exit", "sched", "sched_process_exit", "tracepoint", true},
 };
 
+// Memory for each per-CPU table, whatever the number of CPUs; a table that finds it full counts what it loses.
+constexpr size_t kTableBudgetBytes = 16u << 20;
+constexpr uint32_t kMinTableEntries = 256, kMaxTableEntries = 4096;
+
+size_t possible_cpus() { return static_cast<size_t>(std::max(1, libbpf_num_possible_cpus())); }
+
+// Each entry of a per-CPU hash table, with one value per CPU.
 template <typename K, typename V, typename Fn>
 void for_each_entry(struct bpf_map* map, Fn fn) {
   K key{}, next{};
-  V value{};
+  std::vector<V> values(possible_cpus());
   K* prev = nullptr;
   while (bpf_map__get_next_key(map, prev, &next, sizeof next) == 0) {
-    if (bpf_map__lookup_elem(map, &next, sizeof next, &value, sizeof value, 0) == 0) fn(next, value);
+    if (bpf_map__lookup_elem(map, &next, sizeof next, values.data(), values.size() * sizeof(V), 0) == 0) fn(next, values);
     key = next;
     prev = &key;
   }
 }
 
-LockHistogram histogram_from_kernel(const hs_mon_hist& h, uint64_t epoch) {
+// The CPUs' histograms summed; the maximum of those whose period is the current one.
+LockHistogram histogram_from_kernel(const std::vector<hs_mon_hist>& per_cpu, uint64_t epoch) {
   LockHistogram out;
-  for (int i = 0; i < HS_MON_BUCKETS; i++) out.buckets[i] = h.buckets[i];
-  out.count = h.count;
-  out.sum_ns = h.sum_ns;
-  out.max_ns = h.max_epoch == epoch ? h.max_ns : 0;
+  for (const auto& h : per_cpu) {
+    for (int i = 0; i < HS_MON_BUCKETS; i++) out.buckets[i] += h.buckets[i];
+    out.count += h.count;
+    out.sum_ns += h.sum_ns;
+    if (h.max_epoch == epoch) out.max_ns = std::max<uint64_t>(out.max_ns, h.max_ns);
+  }
+  return out;
+}
+
+WorkCounts work_summed(const std::vector<hs_mon_work>& per_cpu) {
+  WorkCounts out;
+  for (const auto& w : per_cpu) out += work_from_kernel(w);
   return out;
 }
 
@@ -107,6 +124,12 @@ MonitorBpf::MonitorBpf(const MonitorBpfOptions& o) : opts_(o) {
   skel_->rodata->threshold_ns = o.threshold_ns;
   skel_->rodata->lru_drain_fn = o.lru_drain_fn;
   skel_->rodata->gfp_direct_reclaim = o.gfp_direct_reclaim;
+  auto entries = [](size_t value_size) {
+    return static_cast<uint32_t>(std::clamp<size_t>(kTableBudgetBytes / (possible_cpus() * value_size), kMinTableEntries,
+                                                    kMaxTableEntries));
+  };
+  bpf_map__set_max_entries(skel_->maps.mon_hists, entries(sizeof(hs_mon_hist)));
+  bpf_map__set_max_entries(skel_->maps.mon_work, entries(sizeof(hs_mon_work)));
   require_global_data_support();
   if (int err = monitor_bpf__load(skel_.get()))
     throw ToolError("cannot load the monitor's BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
@@ -153,17 +176,17 @@ void MonitorBpf::poll(int timeout_ms) {
 MonitorReading MonitorBpf::read() {
   MonitorReading r;
   uint64_t epoch = skel_->bss->max_epoch;
-  for_each_entry<hs_mon_key, hs_mon_hist>(skel_->maps.mon_hists, [&](const hs_mon_key& k, const hs_mon_hist& h) {
+  for_each_entry<hs_mon_key, hs_mon_hist>(skel_->maps.mon_hists, [&](const hs_mon_key& k, const std::vector<hs_mon_hist>& h) {
     GroupStats& g = r.groups[GroupKey{k.cgroup, k.tgid}];
     auto& hist = k.kind == HS_MON_WAIT ? g.wait : g.hold;
     hist[mode_index(k.mode)] = histogram_from_kernel(h, epoch);
   });
-  for_each_entry<hs_mon_work_key, hs_mon_work>(skel_->maps.mon_work, [&](const hs_mon_work_key& k, const hs_mon_work& w) {
-    r.groups[GroupKey{k.cgroup, k.tgid}].work[mode_index(k.mode)] = work_from_kernel(w);
+  for_each_entry<hs_mon_work_key, hs_mon_work>(skel_->maps.mon_work, [&](const hs_mon_work_key& k, const std::vector<hs_mon_work>& w) {
+    r.groups[GroupKey{k.cgroup, k.tgid}].work[mode_index(k.mode)] = work_summed(w);
   });
   skel_->bss->max_epoch = epoch + 1;
 
-  size_t ncpu = static_cast<size_t>(std::max(1, libbpf_num_possible_cpus()));
+  size_t ncpu = possible_cpus();
   auto sum = [&](struct bpf_map* map, uint32_t idx) {
     std::vector<uint64_t> vals(ncpu);
     uint64_t s = 0;
