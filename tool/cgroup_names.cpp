@@ -7,6 +7,7 @@
 #include <sstream>
 #include <vector>
 
+#include "analyzers/untrusted_text.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -86,7 +87,8 @@ void CgroupNames::rescan() {
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
     std::string p = it->path().string();
-    if (uint64_t ino = inode_of(p)) names_[ino] = p.substr(root_.size());
+    // A cgroup's name is whatever its creator chose (a delegated user's too): escaped before it reaches a terminal.
+    if (uint64_t ino = inode_of(p)) names_[ino] = escape_untrusted(p.substr(root_.size()));
   }
 }
 
