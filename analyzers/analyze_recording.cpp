@@ -5,11 +5,52 @@
 #include <fstream>
 
 #include "analyzers/recording.h"
+#include "analyzers/section_cgroups.h"
 
 namespace holdscope {
 
+namespace {
+
+std::string normalized_cgroup_path(std::string p) {
+  if (p.empty() || p[0] != '/') p.insert(0, "/");
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// The recording's context limited to one memory cgroup's allocation counts; id is that cgroup's.
+TraceContext restricted_to_cgroup(const TraceContext& full, const std::string& path, uint64_t& id) {
+  std::string want = normalized_cgroup_path(path);
+  std::string known;
+  id = 0;
+  for (const auto& [i, p] : full.cgroups) {
+    if (p == want) id = i;
+    known += (known.empty() ? "" : ", ") + p;
+  }
+  if (id == 0)
+    throw RecordingError("no memory cgroup " + want + " in this recording (" +
+                         (known.empty() ? std::string("it names none") : "it has " + known) + ")");
+  TraceContext c = full;
+  c.alloc_counts.clear();
+  for (const auto& a : full.alloc_counts)
+    if (a.cgroup == id) c.alloc_counts.push_back(a);
+  c.cgroup_filter = want;
+  return c;
+}
+
+}  // namespace
+
 RecordingAnalysis analyze_recording(std::istream& in, const AnalyzerOptions& opts) {
   RecordingReader reader(in);
+  if (!opts.cgroup.empty()) {
+    // Only that cgroup's tasks' events: a task's cgroup is the one its name was recorded with.
+    uint64_t id = 0;
+    TraceContext ctx = restricted_to_cgroup(reader.context(), opts.cgroup, id);
+    Analyzer a(ctx, opts);
+    reader.for_each_event([&](const hs_event& e) {
+      if (cgroup_of_task(ctx, e.pid) == id) a.feed(e);
+    });
+    return RecordingAnalysis{a.finish(), ctx.command_exit};
+  }
   Analyzer a(reader.context(), opts);
   reader.for_each_event([&](const hs_event& e) { a.feed(e); });
   // The report borrows names from the context; finish() copies them out before the reader goes away.

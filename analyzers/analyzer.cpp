@@ -8,6 +8,7 @@
 #include "analyzers/section_allocations.h"
 #include "analyzers/section_anon_vma_clone.h"
 #include "analyzers/section_attach_points.h"
+#include "analyzers/section_cgroups.h"
 #include "analyzers/section_holds_waits.h"
 #include "analyzers/section_khugepaged.h"
 #include "analyzers/section_lru_drains.h"
@@ -51,6 +52,7 @@ struct Analyzer::Impl : LockListener {
   AttachTasks attach_tasks;  // the attach-point sections' per-task state
   LockState lock;            // the lock state's per-task state, shared with the sections that follow a task
   HoldsWaitsSection holds_waits;
+  CgroupsSection cgroups;
   AllocationsSection allocations;
   SleepingWorkSection sleeping;
   AttachPointsSection attach_points;
@@ -66,6 +68,7 @@ struct Analyzer::Impl : LockListener {
         layout(c),
         lock(names, *this),
         holds_waits(c, names, o.top),
+        cgroups(c),
         allocations(c, names),
         sleeping(names),
         attach_points(c, layout, names, attach_tasks),
@@ -80,9 +83,11 @@ struct Analyzer::Impl : LockListener {
   void on_hold(const HoldEnded& h) override {
     khugepaged.on_hold(h);
     holds_waits.on_hold(h);
+    cgroups.on_hold(h);
   }
   void on_wait(const WaitEnded& w) override {
     holds_waits.on_wait(w);
+    cgroups.on_wait(w);
     khugepaged.on_wait(w);
   }
 
@@ -158,6 +163,7 @@ struct Analyzer::Impl : LockListener {
       case HS_EV_KMALLOC:
         if (anon_vma_clone.follows(e)) anon_vma_clone.on_inferred_alloc(e, lock.task(e.pid));
         allocations.on_alloc(e, static_cast<int>(lock.mode_of(e.pid)));
+        cgroups.on_alloc(e, static_cast<int>(lock.mode_of(e.pid)));
         break;
       case HS_EV_RECLAIM_BEGIN:
       case HS_EV_COMPACT_BEGIN:
@@ -238,10 +244,12 @@ struct Analyzer::Impl : LockListener {
     r.kernel = ctx.kernel;
     r.scope = ctx.scope;
     r.command = ctx.command;
+    r.cgroup_filter = ctx.cgroup_filter;
     r.duration_ns = ctx.end_ns > ctx.start_ns ? ctx.end_ns - ctx.start_ns : 0;
     r.events = events;
     lock.finish(r);
     holds_waits.finish(r);
+    cgroups.finish(r);
     allocations.finish(r);
     anon_vma_clone.finish(r);
     sleeping.finish(r);

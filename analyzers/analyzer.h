@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <queue>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -19,6 +20,7 @@ namespace holdscope {
 struct AnalyzerOptions {
   uint64_t reorder_window_ns = 500'000'000;
   size_t top = 10;  // longest holds and waits kept
+  std::string cgroup;  // analyze_recording: only the tasks of this memory cgroup (a path the recording names)
 };
 
 class Analyzer {

@@ -21,6 +21,7 @@ struct CacheInfo {
 struct TaskName {
   std::string comm;
   uint32_t tgid = 0;
+  uint64_t cgroup = 0;  // its memory cgroup's id when the name was cached; 0: unknown (older recordings)
 };
 
 // Losses counted in the kernel. Every field is printed in every report.
@@ -44,6 +45,7 @@ struct AllocCount {
   int32_t stack_id = -1;
   uint64_t count = 0;
   uint64_t failed = 0;
+  uint64_t cgroup = 0;  // the allocating task's memory cgroup; 0: unknown
 };
 
 // How one attach point was observed in this trace.
@@ -69,6 +71,8 @@ struct TraceContext {
   std::unordered_map<int32_t, std::vector<uint64_t>> stacks;
   std::unordered_map<uint64_t, CacheInfo> caches;
   std::unordered_map<uint32_t, TaskName> comms;
+  std::map<uint64_t, std::string> cgroups;  // memory cgroup id -> its path in the hierarchy, as named at the trace's end
+  std::string cgroup_filter;                // record --cgroup: the memory cgroup the trace was limited to
   std::vector<AllocCount> alloc_counts;
   uint64_t lru_drain_fn = 0;
   std::vector<AttachPointInfo> attach_points;

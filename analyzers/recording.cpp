@@ -177,10 +177,13 @@ std::string context_to_json(const TraceContext& c) {
   auto& caches = j["caches"] = nlohmann::json::array();
   for (const auto& [p, ci] : c.caches) caches.push_back({p, escape_untrusted(ci.name), ci.size});
   auto& comms = j["comms"] = nlohmann::json::array();
-  for (const auto& [tid, tn] : c.comms) comms.push_back({tid, tn.tgid, escape_untrusted(tn.comm)});
+  for (const auto& [tid, tn] : c.comms) comms.push_back({tid, tn.tgid, escape_untrusted(tn.comm), tn.cgroup});
+  auto& cgroups = j["cgroups"] = nlohmann::json::array();
+  for (const auto& [id, path] : c.cgroups) cgroups.push_back({id, escape_untrusted(path)});
+  if (!c.cgroup_filter.empty()) j["cgroup_filter"] = escape_untrusted(c.cgroup_filter);
   auto& ac = j["alloc_counts"] = nlohmann::json::array();
   for (const auto& a : c.alloc_counts)
-    ac.push_back({a.kind, a.mode, a.site, a.what, a.gfp, a.stack_id, a.count, a.failed});
+    ac.push_back({a.kind, a.mode, a.site, a.what, a.gfp, a.stack_id, a.count, a.failed, a.cgroup});
   return j.dump();
 }
 
@@ -221,10 +224,16 @@ TraceContext context_from_json(const std::string& text) {
     for (const auto& s : j.at("symbols")) syms.push_back({int_of<uint64_t>(s.at(0)), text_of(s.at(1))});
     c.symbols = SymbolTable(std::move(syms));
     for (const auto& x : j.at("caches")) c.caches[int_of<uint64_t>(x.at(0))] = {text_of(x.at(1)), int_of<uint32_t>(x.at(2))};
-    for (const auto& x : j.at("comms")) c.comms[int_of<uint32_t>(x.at(0))] = {text_of(x.at(2)), int_of<uint32_t>(x.at(1))};
+    // A comm's cgroup and an allocation count's (the last fields) are absent from older recordings.
+    for (const auto& x : j.at("comms"))
+      c.comms[int_of<uint32_t>(x.at(0))] = {text_of(x.at(2)), int_of<uint32_t>(x.at(1)),
+                                            x.size() > 3 ? int_of<uint64_t>(x.at(3)) : 0};
+    for (const auto& x : j.value("cgroups", nlohmann::json::array())) c.cgroups[int_of<uint64_t>(x.at(0))] = text_of(x.at(1));
+    c.cgroup_filter = escape_untrusted(j.value("cgroup_filter", ""));
     for (const auto& x : j.value("alloc_counts", nlohmann::json::array())) {
       AllocCount a{int_of<int>(x.at(0)),      int_of<int>(x.at(1)),      int_of<uint64_t>(x.at(2)), int_of<uint64_t>(x.at(3)),
-                   int_of<uint64_t>(x.at(4)), int_of<int32_t>(x.at(5)),  int_of<uint64_t>(x.at(6)), int_of<uint64_t>(x.at(7))};
+                   int_of<uint64_t>(x.at(4)), int_of<int32_t>(x.at(5)),  int_of<uint64_t>(x.at(6)), int_of<uint64_t>(x.at(7)),
+                   x.size() > 8 ? int_of<uint64_t>(x.at(8)) : 0};
       if (a.kind < HS_ALLOC_PAGE || a.kind > HS_ALLOC_KMALLOC || a.mode < 1 || a.mode > 2)
         throw RecordingError("recording metadata is malformed: an allocation count of unknown kind or mode");
       c.alloc_counts.push_back(a);

@@ -1,5 +1,7 @@
 #include "analyzers/report.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace holdscope {
@@ -188,6 +190,16 @@ nlohmann::json report_to_json(const Report& r) {
   auto& procs = j["processes"] = nlohmann::json::array();
   for (const auto& p : r.processes)
     procs.push_back({{"tgid", p.tgid}, {"comm", p.comm}, {"holds", modes_json(p.holds)}, {"waits", modes_json(p.waits)}});
+  auto& cgroups = j["cgroups"] = nlohmann::json::array();
+  for (const auto& c : r.cgroups)
+    cgroups.push_back({{"id", c.id},
+                       {"path", c.path},
+                       {"tasks", c.tasks},
+                       {"holds", modes_json(c.holds)},
+                       {"waits", modes_json(c.waits)},
+                       {"allocations", c.allocations},
+                       {"may_sleep_allocations", c.may_sleep_allocations}});
+  if (!r.cgroup_filter.empty()) j["cgroup_filter"] = r.cgroup_filter;
   auto& lh = j["longest_holds"] = nlohmann::json::array();
   for (const auto& h : r.longest_holds)
     lh.push_back({{"task", task_json(h.task)},
@@ -264,6 +276,7 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
     for (size_t i = 0; i < r.command.size(); i++) out << (i ? " " : "") << r.command[i];
     out << ")";
   }
+  if (!r.cgroup_filter.empty()) out << ", memory cgroup " << r.cgroup_filter;
   out << fmt::format(", {} events\n\n", r.events);
 
   const std::string header = fmt::format("  {:<6} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "mode", "count", "p50", "p90", "p99", "max", "total");
@@ -290,6 +303,21 @@ void render_text(const Report& r, std::ostream& out, size_t top) {
   }
   if (r.processes.size() > top) out << fmt::format("  ... {} more\n", r.processes.size() - top);
   out << "\n";
+
+  // Recordings from before cgroups were recorded know none: no table rather than one row of "?".
+  if (std::any_of(r.cgroups.begin(), r.cgroups.end(), [](const CgroupStats& c) { return c.id != 0; })) {
+    out << "holds per memory cgroup (by total hold time)\n";
+    out << fmt::format("  {:<28} {:>5} {:>8} {:>10} {:>8} {:>10} {:>10} {:>9} {:>9}\n", "cgroup", "tasks", "reads",
+                       "r.p99", "writes", "w.p99", "w.max", "allocs", "may-sleep");
+    for (size_t i = 0; i < r.cgroups.size() && i < top; i++) {
+      const auto& c = r.cgroups[i];
+      out << fmt::format("  {:<28} {:>5} {:>8} {:>10} {:>8} {:>10} {:>10} {:>9} {:>9}\n", c.path, c.tasks,
+                         c.holds.read.count, dur(c.holds.read.p99_ns), c.holds.write.count, dur(c.holds.write.p99_ns),
+                         dur(c.holds.write.max_ns), c.allocations, c.may_sleep_allocations);
+    }
+    if (r.cgroups.size() > top) out << fmt::format("  ... {} more\n", r.cgroups.size() - top);
+    out << "\n";
+  }
 
   out << "longest holds\n";
   for (size_t i = 0; i < r.longest_holds.size() && i < top; i++) {

@@ -61,6 +61,17 @@ struct ProcessStats {
   ModeSummaries waits;
 };
 
+// One memory cgroup's tasks (the cgroup each had when its name was read).
+struct CgroupStats {
+  uint64_t id = 0;   // 0: unknown (a recording made before cgroups were recorded, or a task never named)
+  std::string path;  // in the memory controller's hierarchy; "cgroup:ID" for one gone before the trace ended
+  uint64_t tasks = 0;
+  ModeSummaries holds;
+  ModeSummaries waits;
+  uint64_t allocations = 0;  // under the lock
+  uint64_t may_sleep_allocations = 0;
+};
+
 struct AllocGroup {
   std::string kind;  // "page" | "slab"
   std::string mode;  // "read" | "write"
@@ -225,6 +236,8 @@ struct Report {
   uint64_t holds_open_at_start = 0;  // released during the trace, acquired before it began
   uint64_t holds_open_at_end = 0;
   std::vector<ProcessStats> processes;  // by total hold time, descending
+  std::vector<CgroupStats> cgroups;     // by total hold time, descending
+  std::string cgroup_filter;            // the memory cgroup the trace (record --cgroup) or report was limited to
   std::vector<HoldRecord> longest_holds;
   std::vector<WaitRecord> longest_waits;
   std::vector<BlockedBy> waits_blocked_by;  // by total wait time, descending

@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
 const volatile __u8 filter_targets = 0;   /* 0: whole system; 1: only targets (tgids) and their mms */
+const volatile __u64 filter_cgroup = 0;   /* --cgroup: only the lock events of tasks in this memory cgroup (its id) */
 /* 0: no lock stacks; 1: the stack of every acquisition; 2: the stack at the release of holds of at least
  * stack_min_hold_ns (the default: a stack walk per acquisition is most of the cost of tracing a lock-heavy load, and
  * the holds worth a stack are the long ones). */
@@ -360,7 +361,8 @@ int hs_page_alloc(struct bpf_raw_tracepoint_args *ctx)
 	__u64 gfp = (__u32)ctx->args[2];
 	bool failed = ctx->args[0] == 0;
 	if (st && mode && !closes && !st->inside && order < HS_HUGE_ORDER) {
-		struct hs_alloc_key ak = {.site = entry_key(), .what = order, .gfp = gfp, .kind = HS_ALLOC_PAGE, .mode = mode};
+		struct hs_alloc_key ak = {.site = entry_key(), .what = order, .gfp = gfp, .kind = HS_ALLOC_PAGE, .mode = mode,
+			.cgroup = st->cgroup};
 		if (count_alloc(ctx, st, &ak, failed))
 			return 0;
 	}
@@ -405,7 +407,8 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	if (!mode && !stream)
 		return 0; /* only a slow-path episode is open: not under the lock, nothing to correlate */
 	if (!stream) {
-		struct hs_alloc_key ak = {.site = call_site, .what = key, .gfp = gfp, .kind = HS_ALLOC_SLAB, .mode = mode};
+		struct hs_alloc_key ak = {.site = call_site, .what = key, .gfp = gfp, .kind = HS_ALLOC_SLAB, .mode = mode,
+			.cgroup = st->cgroup};
 		int counted = count_alloc(ctx, st, &ak, ptr == 0);
 		if (counted == 2)
 			cache_info(key); /* a new path: its cache must have a name in the recording */
@@ -446,7 +449,8 @@ int hs_kmalloc(struct bpf_raw_tracepoint_args *ctx)
 	__u64 gfp = (__u32)ctx->args[4];
 	if (!st->inside) {
 		struct hs_alloc_key ak = {
-			.site = call_site, .what = bytes_alloc, .gfp = gfp, .kind = HS_ALLOC_KMALLOC, .mode = mode};
+			.site = call_site, .what = bytes_alloc, .gfp = gfp, .kind = HS_ALLOC_KMALLOC, .mode = mode,
+			.cgroup = st->cgroup};
 		if (count_alloc(ctx, st, &ak, failed))
 			return 0;
 	}

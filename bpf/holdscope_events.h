@@ -126,6 +126,7 @@ struct hs_alloc_key {
 	__u8 kind;
 	__u8 mode;      /* mmap_lock held: HS_MODE_READ or HS_MODE_WRITE */
 	__u8 pad[6];
+	__u64 cgroup;   /* the allocating task's memory cgroup (bpf/memcg.bpf.h), as its hs_comm has it */
 };
 
 struct hs_alloc_count {
@@ -155,6 +156,7 @@ struct hs_comm {
 	char comm[16];
 	__u32 tgid;
 	__u32 pad;
+	__u64 cgroup; /* the task's memory cgroup when its name was cached (bpf/memcg.bpf.h); 0: unknown */
 };
 
 #endif

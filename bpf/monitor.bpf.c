@@ -30,11 +30,11 @@ volatile __u32 hs_enabled = 0;
 volatile __u64 max_epoch = 0;
 
 #include "counters.bpf.h"
+#include "memcg.bpf.h"
 #include "scope.bpf.h"
 #include "idle_task.bpf.h"
 
 #define HS_MON_MAX_HELD 4
-#define HS_MON_MAX_SUBSYS 64 /* a bound for the verifier; kernels have about 14 cgroup subsystems */
 
 struct mon_task {
 	__u64 held_mm[HS_MON_MAX_HELD];
@@ -44,10 +44,12 @@ struct mon_task {
 	__u64 css_set;  /* the task's css_set when cgroup was read: a move to another cgroup changes it */
 	__u64 cgroup;
 	__u64 reclaim_ts; /* a reclaim under the lock began (0: none) */
-	struct hs_mon_work work[2]; /* under the read lock, under the write lock; added to mon_work at the last release */
+	struct hs_mon_work work[2]; /* under the read lock, under the write lock; added to the group at the last release */
 	struct hs_mon_work total_at[HS_MON_MAX_HELD]; /* the task's total work when each hold began: a slow hold's own */
 	struct hs_mon_work total;
+	__u64 held_wait_ns[HS_MON_MAX_HELD]; /* the wait before each hold, added with the hold at its release */
 	__u8 held_write[HS_MON_MAX_HELD];
+	__u8 held_waited[HS_MON_MAX_HELD];   /* the acquisition's start was seen: held_wait_ns is its wait */
 	__u8 nheld;
 };
 
@@ -58,22 +60,15 @@ struct {
 	__type(value, struct mon_task);
 } mon_tasks SEC(".maps");
 
-/* Per CPU: the threads of one busy cgroup update the same entries, and shared ones with atomic adds bounced between
- * CPUs at every hold. User space sizes them by the number of CPUs (a memory budget), deletes the entries of groups
- * idle for a while, and a full table is counted. */
+/* Per CPU: the threads of one busy cgroup update the same entry, and a shared one with atomic adds bounced between
+ * CPUs at every hold. User space sizes it by the number of CPUs (a memory budget), deletes the entries of groups idle
+ * for a while, and a full table is counted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct hs_mon_key);
-	__type(value, struct hs_mon_hist);
-} mon_hists SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct hs_mon_work_key);
-	__type(value, struct hs_mon_work);
-} mon_work SEC(".maps");
+	__type(key, struct hs_mon_group_key);
+	__type(value, struct hs_mon_group);
+} mon_groups SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -112,23 +107,14 @@ static __always_inline struct mon_task *mon_state(bool create)
 	return st;
 }
 
-/* The id of the current task's memory cgroup: the kernfs node id of the cgroup its memory controller state belongs to
- * (cgroup v1 and v2 alike), read again only when the task's css_set changed. 0 on a kernel without memory cgroups. */
+/* The current task's memory cgroup (memcg.bpf.h), read again only when the task's css_set changed. */
 static __always_inline __u64 memcg_of_current(struct mon_task *st)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 cs = (__u64)t->cgroups; /* a plain load through BTF, where a probe read costs a helper call per event */
 	if (st && st->css_set == cs)
 		return st->cgroup;
-	__u64 id = 0;
-	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
-		int idx = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-		struct cgroup_subsys_state *css = NULL;
-		if (idx >= 0 && idx < HS_MON_MAX_SUBSYS)
-			css = BPF_CORE_READ(t, cgroups, subsys[idx]);
-		if (css)
-			id = BPF_CORE_READ(css, cgroup, kn, id);
-	}
+	__u64 id = memcg_of_task(t);
 	if (st) {
 		st->css_set = cs;
 		st->cgroup = id;
@@ -149,19 +135,24 @@ static __always_inline __u32 bucket_of(__u64 ns)
 	return b < HS_MON_BUCKETS ? b : HS_MON_BUCKETS - 1;
 }
 
-static __always_inline void add_to_hist(__u64 cgroup, __u32 tgid, __u8 kind, __u8 mode, __u64 ns)
+/* The group's entry, made on first use; NULL (counted) when the table is full. */
+static __always_inline struct hs_mon_group *group_of(__u64 cgroup, __u32 tgid)
 {
-	struct hs_mon_key k = {.cgroup = cgroup, .tgid = per_process ? tgid : 0, .kind = kind, .mode = mode};
-	struct hs_mon_hist *h = bpf_map_lookup_elem(&mon_hists, &k);
-	if (!h) {
-		struct hs_mon_hist zero = {};
-		bpf_map_update_elem(&mon_hists, &k, &zero, BPF_NOEXIST); /* another CPU may have made it meanwhile */
-		h = bpf_map_lookup_elem(&mon_hists, &k);
-		if (!h) {
-			mon_count(HS_MON_CNT_HIST_FULL);
-			return;
-		}
-	}
+	struct hs_mon_group_key k = {.cgroup = cgroup, .tgid = per_process ? tgid : 0};
+	struct hs_mon_group *g = bpf_map_lookup_elem(&mon_groups, &k);
+	if (g)
+		return g;
+	/* Too large for the BPF stack: zeroes from read-only data. Another CPU may have made the entry meanwhile. */
+	static const struct hs_mon_group zero;
+	bpf_map_update_elem(&mon_groups, &k, &zero, BPF_NOEXIST);
+	g = bpf_map_lookup_elem(&mon_groups, &k);
+	if (!g)
+		mon_count(HS_MON_CNT_HIST_FULL);
+	return g;
+}
+
+static __always_inline void add_to_hist(struct hs_mon_hist *h, __u64 ns)
+{
 	__u32 b = bucket_of(ns);
 	if (b < HS_MON_BUCKETS)
 		h->buckets[b]++;
@@ -193,35 +184,25 @@ static __always_inline void add_work(struct hs_mon_work *to, const struct hs_mon
 	to->lru_drains += w->lru_drains;
 }
 
-static __always_inline void fold_work(struct mon_task *st, __u64 cgroup, __u32 tgid, int m)
+/* The task's work under the lock, added to its group's at its last release. */
+static __always_inline void fold_work(struct mon_task *st, struct hs_mon_group *g)
 {
-	struct hs_mon_work *w = &st->work[m & 1];
-	if (work_empty(w))
-		return;
-	struct hs_mon_work_key k = {.cgroup = cgroup, .tgid = per_process ? tgid : 0, .mode = m ? HS_MODE_WRITE : HS_MODE_READ};
-	struct hs_mon_work *to = bpf_map_lookup_elem(&mon_work, &k);
-	if (!to) {
-		if (bpf_map_update_elem(&mon_work, &k, w, BPF_NOEXIST) == 0) {
-			__builtin_memset(w, 0, sizeof(*w));
-			return;
-		}
-		to = bpf_map_lookup_elem(&mon_work, &k);
-		if (!to) {
-			mon_count(HS_MON_CNT_HIST_FULL);
-			return;
-		}
+	for (int m = 0; m < 2; m++) {
+		struct hs_mon_work *w = &st->work[m];
+		if (work_empty(w))
+			continue;
+		add_work(&g->work[m], w);
+		__builtin_memset(w, 0, sizeof(*w));
 	}
-	add_work(to, w);
-	__builtin_memset(w, 0, sizeof(*w));
 }
 
 /* Whether this event's task is monitored: the -p and --cgroup filters. */
 static __always_inline bool monitored(__u64 mm, struct mon_task *st, __u64 *cgroup)
 {
-	if (!in_scope(mm))
+	if (!in_scope(mm)) /* the --cgroup filter too */
 		return false;
 	*cgroup = memcg_of_current(st);
-	return !filter_cgroup || *cgroup == filter_cgroup;
+	return true;
 }
 
 static __always_inline int lock_start(__u64 mm)
@@ -251,21 +232,24 @@ static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
 		return 0;
 	}
 	__u64 now = bpf_ktime_get_ns();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (st->start_mm == mm && st->start_ts) {
-		if (success)
-			add_to_hist(cgroup, tgid, HS_MON_WAIT, write ? HS_MODE_WRITE : HS_MODE_READ, now - st->start_ts);
-		st->start_mm = 0;
-	}
+	bool waited = st->start_mm == mm && st->start_ts;
+	__u64 wait_ns = waited ? now - st->start_ts : 0;
+	st->start_mm = 0;
 	if (!success)
 		return 0;
 	/* mmap_write_downgrade: acquire_returned(write=false) while the task holds mm for write. The write part ends,
 	 * a read hold begins now. */
 	for (int i = 0; i < HS_MON_MAX_HELD; i++) {
 		if (st->held_mm[i] == mm && st->held_write[i] && !write) {
-			add_to_hist(cgroup, tgid, HS_MON_HOLD, HS_MODE_WRITE, now - st->held_ts[i]);
+			struct hs_mon_group *g = group_of(cgroup, bpf_get_current_pid_tgid() >> 32);
+			if (g) {
+				add_to_hist(&g->hold[1], now - st->held_ts[i]);
+				if (st->held_waited[i])
+					add_to_hist(&g->wait[1], st->held_wait_ns[i]);
+			}
 			st->held_ts[i] = now;
 			st->held_write[i] = 0;
+			st->held_waited[i] = 0;
 			return 0;
 		}
 	}
@@ -274,6 +258,8 @@ static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
 			st->held_mm[i] = mm;
 			st->held_ts[i] = now;
 			st->held_write[i] = write;
+			st->held_wait_ns[i] = wait_ns;
+			st->held_waited[i] = waited;
 			st->total_at[i] = st->total;
 			st->nheld++;
 			became_active();
@@ -316,6 +302,8 @@ static __always_inline void write_slow_hold(void *ctx, struct mon_task *st, int 
 	bpf_ringbuf_submit(r, 0);
 }
 
+/* A hold's end: its hold and wait (the wait is known since the acquisition, and added now so that one lookup of the
+ * group's entry serves both) and, at the task's last release, the work it did under the lock. */
 static __always_inline int lock_released(void *ctx, __u64 mm)
 {
 	if (!hs_enabled)
@@ -329,17 +317,21 @@ static __always_inline int lock_released(void *ctx, __u64 mm)
 			continue;
 		__u64 held_ns = now - st->held_ts[i];
 		__u64 cgroup = memcg_of_current(st);
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-		add_to_hist(cgroup, tgid, HS_MON_HOLD, st->held_write[i] ? HS_MODE_WRITE : HS_MODE_READ, held_ns);
+		int m = st->held_write[i] ? 1 : 0;
+		struct hs_mon_group *g = group_of(cgroup, bpf_get_current_pid_tgid() >> 32);
+		if (g) {
+			add_to_hist(&g->hold[m], held_ns);
+			if (st->held_waited[i])
+				add_to_hist(&g->wait[m], st->held_wait_ns[i]);
+		}
 		if (threshold_ns && held_ns >= threshold_ns)
 			write_slow_hold(ctx, st, i, mm, cgroup, held_ns, now);
 		st->held_mm[i] = 0;
 		st->held_write[i] = 0;
+		st->held_waited[i] = 0;
 		st->nheld--;
-		if (st->nheld == 0) {
-			fold_work(st, cgroup, tgid, 0);
-			fold_work(st, cgroup, tgid, 1);
-		}
+		if (st->nheld == 0 && g)
+			fold_work(st, g);
 		break;
 	}
 	return 0;
@@ -533,9 +525,8 @@ int hm_exit(void *ctx)
 	struct mon_task *st = mon_state(false);
 	if (!st || !st->nheld)
 		return 0;
-	__u64 cgroup = memcg_of_current(st);
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	fold_work(st, cgroup, tgid, 0);
-	fold_work(st, cgroup, tgid, 1);
+	struct hs_mon_group *g = group_of(memcg_of_current(st), bpf_get_current_pid_tgid() >> 32);
+	if (g)
+		fold_work(st, g);
 	return 0;
 }

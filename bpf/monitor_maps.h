@@ -15,19 +15,7 @@
  * everything from 2^(HS_MON_BUCKETS-1) ns (about 275 s) up. */
 #define HS_MON_BUCKETS 39
 
-enum hs_mon_kind {
-	HS_MON_HOLD = 0,
-	HS_MON_WAIT = 1,
-};
-
-struct hs_mon_key {
-	__u64 cgroup; /* the memory cgroup's id (its kernfs node id; the inode number of its directory); 0: unknown */
-	__u32 tgid;   /* 0 unless monitoring per process */
-	__u8 kind;    /* enum hs_mon_kind */
-	__u8 mode;    /* HS_MODE_READ or HS_MODE_WRITE */
-	__u8 pad[2];
-};
-
+/* A log2 histogram of one kind of duration (holds or waits) in one mode. */
 struct hs_mon_hist {
 	__u64 buckets[HS_MON_BUCKETS];
 	__u64 count;
@@ -48,11 +36,18 @@ struct hs_mon_work {
 	__u64 lru_drains; /* lru_add_drain_per_cpu works queued on other CPUs */
 };
 
-struct hs_mon_work_key {
-	__u64 cgroup;
-	__u32 tgid;
-	__u8 mode;
-	__u8 pad[3];
+struct hs_mon_group_key {
+	__u64 cgroup; /* the memory cgroup's id (its kernfs node id; the inode number of its directory); 0: unknown */
+	__u32 tgid;   /* 0 unless monitoring per process */
+	__u32 pad;
+};
+
+/* Everything about one group (memory cgroup, or process of one) in one entry, indexed by HS_MODE_* - 1: a hold's
+ * release updates its hold and wait histograms and adds its work with one table lookup. */
+struct hs_mon_group {
+	struct hs_mon_hist hold[2];
+	struct hs_mon_hist wait[2];
+	struct hs_mon_work work[2];
 };
 
 /* A hold at least threshold_ns long, written when it ends. */
@@ -72,7 +67,7 @@ struct hs_mon_slow_hold {
 
 /* Losses of the monitor's own maps (counted per CPU, like hs_counter). */
 enum hs_mon_counter {
-	HS_MON_CNT_HIST_FULL = 0,  /* a histogram or work entry found its map full */
+	HS_MON_CNT_HIST_FULL = 0,  /* a group's entry found its map full */
 	HS_MON_CNT_SLOW_LOST = 1,  /* a slow-hold record found the ring buffer full */
 	HS_MON_CNT_STACK_FAIL = 2,
 	HS_MON_CNT_TASK_FULL = 3,  /* no task storage for a task */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What is traced: with filter_targets (holdscope.bpf.c), only the traced command's processes and the mms they use,
- * followed across fork and exec and forgotten when a process is freed; else the whole system. Uses count()
+ * followed across fork and exec and forgotten when a process is freed; else the whole system. With filter_cgroup, only
+ * the tasks of that memory cgroup (read at every lock event: a filtered trace pays it, the others do not). Uses count()
  * (counters.bpf.h).
  */
 #pragma once
@@ -41,6 +42,9 @@ static __always_inline void forget_target_mm(__u64 mm, __u32 tgid)
  * a target's mm is in scope through target_mms, which follows each target's current mm across exec. */
 static __always_inline bool in_scope(__u64 mm)
 {
+	/* A task outside the cgroup holds nothing as far as the trace knows, so its allocations are not counted either. */
+	if (filter_cgroup && memcg_of_task(bpf_get_current_task_btf()) != filter_cgroup)
+		return false;
 	if (!filter_targets)
 		return true;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;

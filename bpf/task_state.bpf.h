@@ -8,6 +8,7 @@
 #pragma once
 
 #include "idle_task.bpf.h"
+#include "memcg.bpf.h"
 
 #define HS_MAX_HELD 4
 
@@ -28,6 +29,7 @@ struct task_state {
 	__u8 slow_open; /* direct reclaim or compaction began; the allocation that follows closes it */
 	__u8 comm_known;
 	__u32 comm_gen;
+	__u64 cgroup;   /* the task's memory cgroup, read with its name (remember_comm) */
 	__u64 rng;      /* xorshift state for the stack-refresh draw (0: not seeded yet) */
 	/* Allocations under the lock counted by this task and not yet added to alloc_counts: the common case, a call path
 	 * the task used before, is a compare and an increment in memory the lock programs keep warm, where a per-CPU table
@@ -106,7 +108,8 @@ struct {
 	__type(value, struct hs_comm);
 } comms SEC(".maps");
 
-/* The name is cached once per task (and again after a rename), not looked up per acquisition. */
+/* The name and memory cgroup are cached once per task (and again after a rename), not looked up per acquisition: a
+ * task moved to another cgroup meanwhile is reported in the one it had then. */
 static __always_inline void remember_comm(struct task_state *st, __u32 tid, __u32 tgid)
 {
 	__u32 gen = rename_gen;
@@ -115,6 +118,8 @@ static __always_inline void remember_comm(struct task_state *st, __u32 tid, __u3
 	struct hs_comm c = {};
 	bpf_get_current_comm(c.comm, sizeof(c.comm));
 	c.tgid = tgid;
+	c.cgroup = memcg_of_task(bpf_get_current_task_btf());
+	st->cgroup = c.cgroup;
 	bpf_map_update_elem(&comms, &tid, &c, BPF_ANY);
 	st->comm_known = 1;
 	st->comm_gen = gen;

@@ -15,6 +15,7 @@
 #include "analyzers/analyze_recording.h"
 #include "analyzers/diff.h"
 #include "analyzers/recording.h"
+#include "tool/cgroup_names.h"
 #include "tool/child.h"
 #include "tool/output_file.h"
 #include "tool/record_progress.h"
@@ -42,9 +43,10 @@ void install_signal_handlers() {
 
 void write_json(const Report& r, const std::string& path) { write_output_file(path, report_to_json(r).dump(2) + "\n"); }
 
-Report analyze_file(const std::string& path, size_t top) {
+Report analyze_file(const std::string& path, size_t top, const std::string& cgroup = "") {
   AnalyzerOptions opts;
   opts.top = top;
+  opts.cgroup = cgroup;
   return analyze_recording(path, opts).report;
 }
 
@@ -69,7 +71,13 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
     ctx.scope = "process";
     ctx.command = process->command();  // also what makes the tracer filter by target
   }
-  Tracer tracer(tracer_options(ro.tracer, ctx, kallsyms));
+  TracerOptions to = tracer_options(ro.tracer, ctx, kallsyms);
+  if (!ro.cgroup.empty()) {
+    CgroupNames names;
+    to.filter_cgroup = names.id_of(ro.cgroup);
+    ctx.cgroup_filter = names.name(to.filter_cgroup);
+  }
+  Tracer tracer(to);
   add_attach_points(ctx, tracer);
   progress.attached(tracer);
 
@@ -106,6 +114,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   if (child) ctx.command_exit = child->end();
 
   add_trace_results(ctx, tracer, kallsyms);
+  name_cgroups(ctx);
   writer.finish(ctx);
   output.commit();
 
@@ -116,7 +125,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
 }
 
 int run_report(const std::string& path, const ReportOptions& rep) {
-  Report r = analyze_file(path, rep.top);
+  Report r = analyze_file(path, rep.top, rep.cgroup);
   if (rep.text) render_text(r, std::cout, rep.top);
   if (!rep.json_path.empty()) write_json(r, rep.json_path);
   return 0;

@@ -18,6 +18,7 @@ struct RecordOptions {
   std::string output;
   PreviousFile previous = PreviousFile::replace;  // keep_as_old for the default output
   pid_t pid = 0;                                   // -p: a running process to trace instead of a command
+  std::string cgroup;                              // --cgroup: only the tasks of this memory cgroup
   double duration_s = 0;  // 0: until the command exits (or 10 s when tracing the whole system)
   std::vector<std::string> command;
   TracerOptions tracer;
@@ -28,6 +29,7 @@ struct ReportOptions {
   std::string json_path;  // empty: no JSON
   size_t top = 10;
   bool text = true;
+  std::string cgroup;  // report --cgroup: only the tasks of this memory cgroup
 };
 
 // Returns the process exit status.

@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
                      "holds at least this long may get a kernel stack at release (see --acquire-stacks)")
       ->capture_default_str()
       ->check(CLI::Range(uint64_t{0}, kMaxStackMinHoldUs));
+  record->add_option("--cgroup", rec.cgroup, "trace only the tasks of this memory cgroup (a path in the memory "
+                                              "controller's hierarchy, v1 or v2, e.g. /system.slice/x.service)");
   record->add_flag("-q,--quiet", rec.quiet, "no progress messages");
   record->add_option("--mode", rec_mode, mode_help)->capture_default_str();
   record->add_option("command", rec.command, "-- CMD ARGS...")->excludes(pid_opt);
@@ -124,6 +126,8 @@ int main(int argc, char** argv) {
   report->add_option("--top", rep.top, "rows per table, and longest holds and waits kept")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, kMaxTop));
+  report->add_option("--cgroup", rep.cgroup, "only the tasks of this memory cgroup, as the recording names it (its "
+                                             "\"holds per memory cgroup\" table)");
   std::string doctor_json;
   auto* doctor = app.add_subcommand("doctor", "show the kernel, lockdown, BTF, each tracepoint and function holdscope "
                                               "wants, and the mode (direct fentry or inferred) each attach point would use");

@@ -55,9 +55,11 @@ void for_each_entry(struct bpf_map* map, Fn fn) {
 }
 
 // The CPUs' histograms summed; the maximum of those whose period is the current one.
-LockHistogram histogram_from_kernel(const std::vector<hs_mon_hist>& per_cpu, uint64_t epoch) {
+enum class HistKind { hold, wait };
+LockHistogram histogram_from_kernel(const std::vector<hs_mon_group>& per_cpu, HistKind kind, int mode, uint64_t epoch) {
   LockHistogram out;
-  for (const auto& h : per_cpu) {
+  for (const auto& g : per_cpu) {
+    const hs_mon_hist& h = kind == HistKind::wait ? g.wait[mode] : g.hold[mode];
     for (int i = 0; i < HS_MON_BUCKETS; i++) out.buckets[i] += h.buckets[i];
     out.count += h.count;
     out.sum_ns += h.sum_ns;
@@ -66,13 +68,14 @@ LockHistogram histogram_from_kernel(const std::vector<hs_mon_hist>& per_cpu, uin
   return out;
 }
 
-WorkCounts work_summed(const std::vector<hs_mon_work>& per_cpu) {
+WorkCounts work_summed(const std::vector<hs_mon_group>& per_cpu, int mode) {
   WorkCounts out;
-  for (const auto& w : per_cpu) out += work_from_kernel(w);
+  for (const auto& g : per_cpu) out += work_from_kernel(g.work[mode]);
   return out;
 }
 
-int mode_index(uint8_t mode) { return mode == HS_MODE_WRITE ? static_cast<int>(HeldMode::write) : static_cast<int>(HeldMode::read); }
+// The kernel's entries are indexed by HS_MODE_* - 1, as HeldMode is.
+static_assert(static_cast<int>(HeldMode::read) == HS_MODE_READ - 1 && static_cast<int>(HeldMode::write) == HS_MODE_WRITE - 1);
 
 }  // namespace
 
@@ -128,8 +131,7 @@ MonitorBpf::MonitorBpf(const MonitorBpfOptions& o) : opts_(o) {
     return static_cast<uint32_t>(std::clamp<size_t>(kTableBudgetBytes / (possible_cpus() * value_size), kMinTableEntries,
                                                     kMaxTableEntries));
   };
-  bpf_map__set_max_entries(skel_->maps.mon_hists, entries(sizeof(hs_mon_hist)));
-  bpf_map__set_max_entries(skel_->maps.mon_work, entries(sizeof(hs_mon_work)));
+  bpf_map__set_max_entries(skel_->maps.mon_groups, entries(sizeof(hs_mon_group)));
   require_global_data_support();
   if (int err = monitor_bpf__load(skel_.get()))
     throw ToolError("cannot load the monitor's BPF programs (" + std::string(strerror(-err)) + "): " + libbpf_last_messages());
@@ -176,13 +178,14 @@ void MonitorBpf::poll(int timeout_ms) {
 MonitorReading MonitorBpf::read() {
   MonitorReading r;
   uint64_t epoch = skel_->bss->max_epoch;
-  for_each_entry<hs_mon_key, hs_mon_hist>(skel_->maps.mon_hists, [&](const hs_mon_key& k, const std::vector<hs_mon_hist>& h) {
+  for_each_entry<hs_mon_group_key, hs_mon_group>(skel_->maps.mon_groups, [&](const hs_mon_group_key& k,
+                                                                             const std::vector<hs_mon_group>& v) {
     GroupStats& g = r.groups[GroupKey{k.cgroup, k.tgid}];
-    auto& hist = k.kind == HS_MON_WAIT ? g.wait : g.hold;
-    hist[mode_index(k.mode)] = histogram_from_kernel(h, epoch);
-  });
-  for_each_entry<hs_mon_work_key, hs_mon_work>(skel_->maps.mon_work, [&](const hs_mon_work_key& k, const std::vector<hs_mon_work>& w) {
-    r.groups[GroupKey{k.cgroup, k.tgid}].work[mode_index(k.mode)] = work_summed(w);
+    for (int m = 0; m < 2; m++) {
+      g.hold[m] = histogram_from_kernel(v, HistKind::hold, m, epoch);
+      g.wait[m] = histogram_from_kernel(v, HistKind::wait, m, epoch);
+      g.work[m] = work_summed(v, m);
+    }
   });
   skel_->bss->max_epoch = epoch + 1;
 
@@ -205,22 +208,10 @@ MonitorReading MonitorBpf::read() {
 
 void MonitorBpf::forget(const std::vector<GroupKey>& groups) {
   for (const auto& g : groups) {
-    for (uint8_t kind : {HS_MON_HOLD, HS_MON_WAIT})
-      for (uint8_t mode : {HS_MODE_READ, HS_MODE_WRITE}) {
-        hs_mon_key k{};
-        k.cgroup = g.cgroup;
-        k.tgid = g.tgid;
-        k.kind = kind;
-        k.mode = mode;
-        bpf_map__delete_elem(skel_->maps.mon_hists, &k, sizeof k, 0);
-      }
-    for (uint8_t mode : {HS_MODE_READ, HS_MODE_WRITE}) {
-      hs_mon_work_key k{};
-      k.cgroup = g.cgroup;
-      k.tgid = g.tgid;
-      k.mode = mode;
-      bpf_map__delete_elem(skel_->maps.mon_work, &k, sizeof k, 0);
-    }
+    hs_mon_group_key k{};
+    k.cgroup = g.cgroup;
+    k.tgid = g.tgid;
+    bpf_map__delete_elem(skel_->maps.mon_groups, &k, sizeof k, 0);
   }
 }
 

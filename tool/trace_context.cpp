@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
+#include "tool/cgroup_names.h"
 #include "tool/system_info.h"
 
 namespace holdscope {
@@ -51,6 +53,20 @@ void add_trace_results(TraceContext& ctx, const Tracer& tracer, const SymbolTabl
     if (a.site) addrs.push_back(a.site);
   for (const auto& [id, st] : ctx.stacks) addrs.insert(addrs.end(), st.begin(), st.end());
   ctx.symbols = kallsyms.subset(addrs);
+}
+
+void name_cgroups(TraceContext& ctx) {
+  std::optional<CgroupNames> names;
+  try {
+    names.emplace();
+  } catch (const ToolError&) {
+    return;  // no memory controller mounted: the tasks' cgroup ids are all 0 (memcg.bpf.h)
+  }
+  auto add = [&](uint64_t id) {
+    if (id && !ctx.cgroups.count(id)) ctx.cgroups[id] = names->name(id);
+  };
+  for (const auto& [tid, tn] : ctx.comms) add(tn.cgroup);
+  for (const auto& a : ctx.alloc_counts) add(a.cgroup);
 }
 
 }  // namespace holdscope

@@ -21,6 +21,9 @@ void add_attach_points(TraceContext& ctx, const Tracer& tracer);
 void refresh_kallsyms(const TraceContext& ctx, SymbolTable& kallsyms);
 // After the tracer stopped: its counters, stacks, caches and comms, and the symbols its stacks and call sites need,
 // so a recording reports the same on another machine.
+// Names the memory cgroups of the traced tasks and of the allocations counted under the lock (ctx.cgroups), from this
+// machine's cgroup hierarchy; none when it has no memory controller.
+void name_cgroups(TraceContext& ctx);
 void add_trace_results(TraceContext& ctx, const Tracer& tracer, const SymbolTable& kallsyms);
 
 }  // namespace holdscope

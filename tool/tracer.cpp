@@ -74,6 +74,7 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   vmlinux_btf.reset();
 
   skel_->rodata->filter_targets = opts_.filter_targets;
+  skel_->rodata->filter_cgroup = opts_.filter_cgroup;
   skel_->rodata->lock_stacks = static_cast<uint8_t>(opts_.lock_stacks);
   skel_->rodata->stack_min_hold_ns = opts_.stack_min_hold_us * 1000;
   skel_->rodata->alloc_stacks = opts_.alloc_stacks;
@@ -269,7 +270,7 @@ void Tracer::fill_context(TraceContext& ctx) const {
   size_t ncpu = std::max(1, libbpf_num_possible_cpus());
   // (path, stack) counts: summed over CPUs.
   for_each_entry<hs_alloc_key, hs_alloc_count>(skel_->maps.alloc_counts, ncpu, [&](const hs_alloc_key& k, const auto& per_cpu) {
-    AllocCount a{k.kind, k.mode, k.site, k.what, k.gfp, k.stack_id, 0, 0};
+    AllocCount a{k.kind, k.mode, k.site, k.what, k.gfp, k.stack_id, 0, 0, k.cgroup};
     for (const auto& c : per_cpu) {
       a.count += c.count;
       a.failed += c.failed;
@@ -295,7 +296,7 @@ void Tracer::fill_context(TraceContext& ctx) const {
     ctx.caches[ptr] = CacheInfo{std::string(v[0].name, strnlen(v[0].name, sizeof v[0].name)), v[0].size};
   });
   for_each_entry<uint32_t, hs_comm>(skel_->maps.comms, 1, [&](uint32_t tid, const auto& v) {
-    ctx.comms[tid] = TaskName{std::string(v[0].comm, strnlen(v[0].comm, sizeof v[0].comm)), v[0].tgid};
+    ctx.comms[tid] = TaskName{std::string(v[0].comm, strnlen(v[0].comm, sizeof v[0].comm)), v[0].tgid, v[0].cgroup};
   });
 }
 

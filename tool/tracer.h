@@ -23,6 +23,7 @@ namespace holdscope {
 
 struct TracerOptions {
   bool filter_targets = false;  // trace only target processes, their children and their mms
+  uint64_t filter_cgroup = 0;   // trace only the tasks of this memory cgroup (its id); 0: any
   ModeRequests modes;  // per attach point
   const SymbolTable* kallsyms = nullptr;     // for the names of renamed functions in the attach plan
   int lock_stacks = 2;  // 0 none, 1 every acquisition, 2 at the release of holds >= stack_min_hold_us

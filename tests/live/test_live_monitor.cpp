@@ -3,10 +3,12 @@
 // on is one clear line.
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -138,50 +140,152 @@ TEST_CASE("monitor --threshold-ms logs mprotect's long write holds with their st
   unlink(mj.c_str());
 }
 
+// Two memory cgroups of this test run, made under the memory hierarchy and removed by the destructor; cgroups of
+// earlier runs killed before they could remove theirs (holdscope-live-PID-x with PID gone) are removed first.
+struct TwoCgroups {
+  std::string root;
+  std::string name[2];
+  std::string skip_reason;  // why the test cannot run here; empty when it can
+  TwoCgroups() {
+    root = memory_hierarchy();
+    if (root.empty()) {
+      skip_reason = "no memory cgroup hierarchy is mounted here";
+      return;
+    }
+    if (std::string ctl = slurp(root + "/cgroup.subtree_control");
+        exists(root + "/cgroup.subtree_control") && ctl.find("memory") == std::string::npos) {
+      skip_reason = "cgroup v2 without the memory controller for child cgroups (" + root + "/cgroup.subtree_control)";
+      return;
+    }
+    if (DIR* d = opendir(root.c_str())) {
+      while (struct dirent* e = readdir(d)) {
+        int dead = 0;
+        char which = 0;
+        if (sscanf(e->d_name, "holdscope-live-%d-%c", &dead, &which) == 2 && kill(dead, 0) != 0 && errno == ESRCH)
+          rmdir((root + "/" + e->d_name).c_str());
+      }
+      closedir(d);
+    }
+    for (int i = 0; i < 2; i++) {
+      name[i] = "holdscope-live-" + std::to_string(getpid()) + "-" + std::string(1, static_cast<char>('a' + i));
+      if (mkdir((root + "/" + name[i]).c_str(), 0755) != 0 && errno != EEXIST) skip_reason = "cannot make a cgroup";
+    }
+  }
+  ~TwoCgroups() {
+    for (const auto& n : name)
+      if (!n.empty()) rmdir((root + "/" + n).c_str());
+  }
+  // Runs ka_vmas N in cgroup i from its first instruction: the child moves itself, then execs, so every mmap_lock
+  // event of the workload (its exec's too) is the cgroup's. Returns its exit status.
+  int run_vmas_in(int i, int n) const {
+    std::string procs = root + "/" + name[i] + "/cgroup.procs", arg = std::to_string(n);
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = open(procs.c_str(), O_WRONLY);
+      if (fd < 0 || write(fd, "0", 1) != 1) _exit(126);
+      close(fd);
+      execl(kVmas.c_str(), kVmas.c_str(), arg.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
 TEST_CASE("monitor tells memory cgroups apart: two workloads in two cgroups, each with its own figures") {
   REQUIRE_LIVE();
-  std::string root = memory_hierarchy();
-  if (root.empty()) SKIP("no memory cgroup hierarchy is mounted here");
-  if (std::string ctl = slurp(root + "/cgroup.subtree_control"); exists(root + "/cgroup.subtree_control") &&
-                                                                  ctl.find("memory") == std::string::npos)
-    SKIP("cgroup v2 without the memory controller for child cgroups (" + root + "/cgroup.subtree_control)");
-  // Cgroups of earlier runs killed before they could remove theirs: holdscope-live-PID-x with PID gone.
-  if (DIR* d = opendir(root.c_str())) {
-    while (struct dirent* e = readdir(d)) {
-      int dead = 0;
-      char which = 0;
-      if (sscanf(e->d_name, "holdscope-live-%d-%c", &dead, &which) == 2 && kill(dead, 0) != 0 && errno == ESRCH)
-        rmdir((root + "/" + e->d_name).c_str());
-    }
-    closedir(d);
-  }
-  std::string name[2] = {"holdscope-live-" + std::to_string(getpid()) + "-a", "holdscope-live-" + std::to_string(getpid()) + "-b"};
-  for (const auto& n : name) REQUIRE((mkdir((root + "/" + n).c_str(), 0755) == 0 || errno == EEXIST));
+  TwoCgroups cg;
+  if (!cg.skip_reason.empty()) SKIP(cg.skip_reason);
   std::string mj = tmp("cg.jsonl");
   live::Background mon({kHoldscope, "monitor", "--interval", "0", "--duration", "900", "--json", mj}, tmp("cg.out"),
                        tmp("cg.err"));
   INFO(mon.err());
   REQUIRE(ready(mon, "holdscope: monitoring the whole system"));
   const int n[2] = {500, 1500};
-  for (int i = 0; i < 2; i++) {
-    Run w = run("sh -c 'echo $$ > " + root + "/" + name[i] + "/cgroup.procs && exec " + kVmas + " " +
-                std::to_string(n[i]) + "'");
-    CHECK(w.status == 0);
-  }
+  for (int i = 0; i < 2; i++) CHECK(cg.run_vmas_in(i, n[i]) == 0);
   REQUIRE(mon.stop(SIGINT) == 0);
-  for (const auto& nm : name) rmdir((root + "/" + nm).c_str());
   uint64_t writes[2] = {};
   for (const auto& j : json_lines(mj)) {
     if (j["type"] != "interval") continue;
     for (const auto& g : j["groups"])
       for (int i = 0; i < 2; i++)
-        if (g["name"] == "/" + name[i]) writes[i] += g["holds"]["write"]["count"].get<uint64_t>();
+        if (g["name"] == "/" + cg.name[i]) writes[i] += g["holds"]["write"]["count"].get<uint64_t>();
   }
   INFO(slurp(mj).substr(0, 3000));
   // ka_vmas N: 2 write holds per VMA (mmap, munmap), and a few for exec and exit.
   CHECK(near(static_cast<int64_t>(writes[0]), 2 * n[0], 0.1));
   CHECK(near(static_cast<int64_t>(writes[1]), 2 * n[1], 0.1));
   unlink(mj.c_str());
+}
+
+TEST_CASE("a cgroup, whole-system: monitor's intervals add up to record --cgroup's run; record's by-cgroup table and "
+          "report --cgroup agree") {
+  REQUIRE_LIVE();
+  TwoCgroups cg;
+  if (!cg.skip_reason.empty()) SKIP(cg.skip_reason);
+  std::string all = tmp("cgw-all.hsr"), one = tmp("cgw-one.hsr"), mj = tmp("cgw.jsonl");
+  std::string path_a = "/" + cg.name[0], path_b = "/" + cg.name[1];
+  live::Background rec_all({kHoldscope, "record", "-d", "900", "-o", all}, tmp("cgw-all.out"), tmp("cgw-all.err"));
+  live::Background rec_one({kHoldscope, "record", "--cgroup", path_a, "-d", "900", "-o", one}, tmp("cgw-one.out"),
+                           tmp("cgw-one.err"));
+  live::Background mon({kHoldscope, "monitor", "--cgroup", path_a, "--interval", "1", "--duration", "900", "--json", mj},
+                       tmp("cgw.out"), tmp("cgw.err"));
+  INFO(rec_all.err() << rec_one.err() << mon.err());
+  REQUIRE(ready(rec_all, "holdscope: tracing the whole system"));
+  REQUIRE(ready(rec_one, "holdscope: tracing the whole system"));
+  REQUIRE(ready(mon, "holdscope: monitoring the whole system"));
+  CHECK(cg.run_vmas_in(0, 500) == 0);
+  CHECK(cg.run_vmas_in(1, 1500) == 0);
+  REQUIRE(mon.stop(SIGINT) == 0);
+  REQUIRE(rec_one.stop(SIGINT) == 0);
+  REQUIRE(rec_all.stop(SIGINT) == 0);
+
+  uint64_t holds[2] = {}, waits[2] = {};
+  for (const auto& j : json_lines(mj)) {
+    if (j["type"] != "interval") continue;
+    int m = 0;
+    for (const char* mode : {"read", "write"}) {
+      holds[m] += j["total"]["holds"][mode]["count"].get<uint64_t>();
+      waits[m] += j["total"]["waits"][mode]["count"].get<uint64_t>();
+      m++;
+    }
+  }
+  Run ro = run(kHoldscope + " report " + one + " --json " + tmp("cgw-one.json") + " >/dev/null");
+  REQUIRE(ro.status == 0);
+  json r1 = json::parse(slurp(tmp("cgw-one.json")));
+  INFO(r1["holds"].dump() << " " << r1["cgroups"].dump());
+  CHECK(r1["cgroup_filter"] == path_a);
+  // The same tracepoints, the same cgroup, decided at each event by both: the same holds and waits, exactly.
+  CHECK(holds[0] == r1["holds"]["read"]["count"].get<uint64_t>());
+  CHECK(holds[1] == r1["holds"]["write"]["count"].get<uint64_t>());
+  CHECK(waits[0] == r1["waits"]["read"]["count"].get<uint64_t>());
+  CHECK(waits[1] == r1["waits"]["write"]["count"].get<uint64_t>());
+  CHECK(holds[1] >= 2 * 500);
+  for (const auto& c : r1["cgroups"]) CHECK(c["path"] == path_a);
+
+  Run ra = run(kHoldscope + " report " + all + " --json " + tmp("cgw-all.json"));
+  REQUIRE(ra.status == 0);
+  CHECK(ra.out.find("holds per memory cgroup") != std::string::npos);
+  json r = json::parse(slurp(tmp("cgw-all.json")));
+  uint64_t table_writes[2] = {};
+  for (const auto& c : r["cgroups"])
+    for (int i = 0; i < 2; i++)
+      if (c["path"] == "/" + cg.name[i]) table_writes[i] = c["holds"]["write"]["count"].get<uint64_t>();
+  INFO(r["cgroups"].dump());
+  CHECK(near(static_cast<int64_t>(table_writes[0]), 2 * 500, 0.1));
+  CHECK(near(static_cast<int64_t>(table_writes[1]), 2 * 1500, 0.1));
+  Run rf = run(kHoldscope + " report " + all + " --cgroup " + path_b + " --json " + tmp("cgw-b.json") + " >/dev/null");
+  REQUIRE(rf.status == 0);
+  json rb = json::parse(slurp(tmp("cgw-b.json")));
+  CHECK(rb["holds"]["write"]["count"].get<uint64_t>() == table_writes[1]);
+  // A recording's task keeps the cgroup it had at its first lock event until its next rename (exec): the whole-system
+  // recording may give an exec's first holds to the cgroup the task came from, where the filters decide per event.
+  CHECK(near(static_cast<int64_t>(table_writes[0]), static_cast<int64_t>(holds[1]), 0.02));
+  Run bad = run(kHoldscope + " report " + all + " --cgroup /holdscope-no-such-cgroup");
+  CHECK(bad.status != 0);
+  CHECK(bad.err.find("no memory cgroup /holdscope-no-such-cgroup in this recording") != std::string::npos);
+  for (const auto& f : {all, one, mj, tmp("cgw-one.json"), tmp("cgw-all.json"), tmp("cgw-b.json")}) unlink(f.c_str());
 }
 
 TEST_CASE("monitor --prometheus: a port in use or a bad address is one clear line and exit 1", "[userspace]") {
