@@ -42,10 +42,8 @@ void install_signal_handlers() {
 
 void write_json(const Report& r, const std::string& path) { write_output_file(path, report_to_json(r).dump(2) + "\n"); }
 
-Report analyze_file(const std::string& path, size_t top) {
-  AnalyzerOptions opts;
-  opts.top = top;
-  return analyze_recording(path, opts).report;
+Report analyze_file(const std::string& path, const ReportOptions& rep) {
+  return analyze_and_export(path, rep.top, rep.exports);
 }
 
 }  // namespace
@@ -54,6 +52,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   require_root();
   undo_changes_of_dead_workloads();
   if (!rep.json_path.empty()) check_output_target(rep.json_path);
+  rep.exports.check();
   std::optional<RunningProcess> process;
   if (ro.pid) process.emplace(ro.pid);
   // Written beside -o and put in place only once complete: a failed run leaves whatever -o named as it was.
@@ -111,12 +110,15 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
 
   progress.recorded(writer.events_written(), ro.output, ctx.counters,
                     child ? std::optional<int>(ctx.command_exit) : std::nullopt);
-  if (!rep.json_path.empty()) write_json(analyze_file(ro.output, rep.top), rep.json_path);
+  if (!rep.json_path.empty() || rep.exports.any()) {
+    Report r = analyze_file(ro.output, rep);
+    if (!rep.json_path.empty()) write_json(r, rep.json_path);
+  }
   return 0;
 }
 
 int run_report(const std::string& path, const ReportOptions& rep) {
-  Report r = analyze_file(path, rep.top);
+  Report r = analyze_file(path, rep);
   if (rep.text) render_text(r, std::cout, rep.top);
   if (!rep.json_path.empty()) write_json(r, rep.json_path);
   return 0;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "tool/output_file.h"
+#include "tool/report_exports.h"
 #include "tool/tracer.h"
 
 namespace holdscope {
@@ -28,6 +29,7 @@ struct ReportOptions {
   std::string json_path;  // empty: no JSON
   size_t top = 10;
   bool text = true;
+  ExportPaths exports;  // folded stacks and the like, written beside the report
 };
 
 // Returns the process exit status.

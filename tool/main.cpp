@@ -50,6 +50,16 @@ const CLI::Validator kPowerOfTwoMb(
     },
     "MiB");
 
+// The files a report can be exported to besides JSON (record and report share them).
+void add_export_options(CLI::App* cmd, holdscope::ExportPaths& exports) {
+  cmd->add_option("--folded-holds", exports.folded_holds,
+                  "also write hold time (ns) by the stack that took the lock, as folded stacks for flame graphs");
+  cmd->add_option("--folded-allocs", exports.folded_allocs,
+                  "also write allocations under the lock by stack (may-sleep ones apart), as folded stacks");
+  cmd->add_option("--perfetto", exports.perfetto,
+                  "also write a timeline of waits and holds (Chrome JSON trace events: ui.perfetto.dev, chrome://tracing)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,6 +99,7 @@ int main(int argc, char** argv) {
                                                       "CMD exits; 10 s without CMD)")
       ->check(kSeconds);
   record->add_option("--json", rec_rep.json_path, "also write the report as JSON to this file");
+  add_export_options(record, rec_rep.exports);
   record->add_option("--top", rec_rep.top, "longest holds and waits kept in the JSON")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, kMaxTop));
@@ -121,6 +132,7 @@ int main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "print the report of a recording");
   report->add_option("recording", report_path, "recording file (.hsr)")->required()->check(CLI::ExistingFile);
   report->add_option("--json", rep.json_path, "also write the report as JSON to this file");
+  add_export_options(report, rep.exports);
   report->add_option("--top", rep.top, "rows per table, and longest holds and waits kept")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, kMaxTop));

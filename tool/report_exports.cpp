@@ -1,0 +1,55 @@
+#include "tool/report_exports.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "analyzers/analyze_recording.h"
+#include "analyzers/folded_stacks.h"
+#include "analyzers/perfetto_trace.h"
+#include "analyzers/recording.h"
+#include "tool/output_file.h"
+
+namespace holdscope {
+
+void ExportPaths::check() const {
+  for (const auto* p : {&folded_holds, &folded_allocs, &perfetto})
+    if (!p->empty()) check_output_target(*p);
+}
+
+namespace {
+
+void write_folded_file(const std::string& path, const std::vector<FoldedLine>& lines) {
+  if (path.empty()) return;
+  std::ostringstream out;
+  write_folded(lines, out);
+  write_output_file(path, out.str());
+}
+
+}  // namespace
+
+Report analyze_and_export(const std::string& recording, size_t top, const ExportPaths& exports) {
+  exports.check();
+  // The passes name stacks and tasks through the recording's context, which lives only as long as the reader: the
+  // recording is read here, once, with the passes attached.
+  std::ifstream in(recording, std::ios::binary);
+  if (!in) throw RecordingError("cannot open " + recording + ": " + strerror(errno));
+  RecordingReader reader(in);
+  const TraceContext& ctx = reader.context();
+  FoldedStacks folded(ctx);
+  AnalyzerOptions opts;
+  opts.top = top;
+  if (!exports.folded_holds.empty() || !exports.folded_allocs.empty()) opts.passes.push_back(&folded);
+  PerfettoTrace timeline(ctx);
+  if (!exports.perfetto.empty()) opts.passes.push_back(&timeline);
+  Analyzer a(ctx, opts);
+  reader.for_each_event([&](const hs_event& e) { a.feed(e); });
+  Report r = a.finish();
+  write_folded_file(exports.folded_holds, folded.holds());
+  write_folded_file(exports.folded_allocs, folded.allocations());
+  if (!exports.perfetto.empty()) write_output_file(exports.perfetto, timeline.to_json().dump() + "\n");
+  return r;
+}
+
+}  // namespace holdscope

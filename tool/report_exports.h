@@ -1,0 +1,23 @@
+// A recording analyzed into its report and, alongside, the files `report` and `record` export on request: folded
+// stacks for flame graphs (and, later, the timeline and the HTML page). One pass over the recording feeds them all.
+#pragma once
+#include <cstddef>
+#include <string>
+
+#include "analyzers/report.h"
+
+namespace holdscope {
+
+struct ExportPaths {
+  std::string folded_holds;   // empty: not written
+  std::string folded_allocs;
+  std::string perfetto;  // the timeline, Chrome JSON trace-event format
+  bool any() const { return !folded_holds.empty() || !folded_allocs.empty() || !perfetto.empty(); }
+  // Refuses, in one line, a target that cannot be written (before any work is done).
+  void check() const;
+};
+
+// Throws RecordingError or ToolError with a one-line reason.
+Report analyze_and_export(const std::string& recording, size_t top, const ExportPaths& exports);
+
+}  // namespace holdscope
