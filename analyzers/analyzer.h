@@ -21,7 +21,7 @@ struct AnalyzerOptions {
   uint64_t reorder_window_ns = 500'000'000;
   size_t top = 10;  // longest holds and waits kept
   // Extra consumers of the ordered stream (exports), not owned; each sees every event, hold and wait.
-  std::vector<AnalysisPass*> passes;
+  std::vector<AnalysisPass*> passes = {};
 };
 
 class Analyzer {

@@ -28,18 +28,20 @@ void FoldedStacks::on_hold(const HoldEnded& h) {
 }
 
 std::vector<FoldedLine> FoldedStacks::lines(const std::map<Key, uint64_t>& m, bool allocations) const {
-  std::vector<FoldedLine> out;
+  // Stacks that differ only in call-site offsets are one line: merged by their frames.
+  std::map<std::vector<std::string>, uint64_t> merged;
   for (const auto& [k, value] : m) {
     if (value == 0) continue;
-    FoldedLine l;
-    l.value = value;
-    l.frames.push_back(k.write ? "[write]" : "[read]");
-    if (allocations) l.frames.push_back(k.may_sleep ? "[may_sleep]" : "[no_sleep]");
+    std::vector<std::string> frames;
+    frames.push_back(k.write ? "[write]" : "[read]");
+    if (allocations) frames.push_back(k.may_sleep ? "[may_sleep]" : "[no_sleep]");
     auto stack = names_.stack(k.stack_id);  // innermost first
-    if (stack.empty()) l.frames.push_back("[no stack]");
-    for (auto it = stack.rbegin(); it != stack.rend(); ++it) l.frames.push_back(function_of(*it));
-    out.push_back(std::move(l));
+    if (stack.empty()) frames.push_back("[no_stack]");
+    for (auto it = stack.rbegin(); it != stack.rend(); ++it) frames.push_back(function_of(*it));
+    merged[std::move(frames)] += value;
   }
+  std::vector<FoldedLine> out;
+  for (auto& [frames, value] : merged) out.push_back(FoldedLine{frames, value});
   std::stable_sort(out.begin(), out.end(), [](const FoldedLine& a, const FoldedLine& b) { return a.value > b.value; });
   return out;
 }
