@@ -8,13 +8,14 @@
 #include "analyzers/analyze_recording.h"
 #include "analyzers/folded_stacks.h"
 #include "analyzers/perfetto_trace.h"
+#include "tool/html_page.h"
 #include "analyzers/recording.h"
 #include "tool/output_file.h"
 
 namespace holdscope {
 
 void ExportPaths::check() const {
-  for (const auto* p : {&folded_holds, &folded_allocs, &perfetto})
+  for (const auto* p : {&folded_holds, &folded_allocs, &perfetto, &html})
     if (!p->empty()) check_output_target(*p);
 }
 
@@ -40,7 +41,9 @@ Report analyze_and_export(const std::string& recording, size_t top, const Export
   FoldedStacks folded(ctx);
   AnalyzerOptions opts;
   opts.top = top;
-  if (!exports.folded_holds.empty() || !exports.folded_allocs.empty()) opts.passes.push_back(&folded);
+  LatencyHistograms histograms;
+  if (!exports.folded_holds.empty() || !exports.folded_allocs.empty() || !exports.html.empty()) opts.passes.push_back(&folded);
+  if (!exports.html.empty()) opts.passes.push_back(&histograms);
   PerfettoTrace timeline(ctx);
   if (!exports.perfetto.empty()) opts.passes.push_back(&timeline);
   Analyzer a(ctx, opts);
@@ -49,6 +52,10 @@ Report analyze_and_export(const std::string& recording, size_t top, const Export
   write_folded_file(exports.folded_holds, folded.holds());
   write_folded_file(exports.folded_allocs, folded.allocations());
   if (!exports.perfetto.empty()) write_output_file(exports.perfetto, timeline.to_json().dump() + "\n");
+  if (!exports.html.empty()) {
+    HtmlPageInput page{"holdscope: " + recording, report_to_json(r), folded.holds(), folded.allocations(), histograms};
+    write_output_file(exports.html, html_page(page));
+  }
   return r;
 }
 

@@ -12,7 +12,8 @@ struct ExportPaths {
   std::string folded_holds;   // empty: not written
   std::string folded_allocs;
   std::string perfetto;  // the timeline, Chrome JSON trace-event format
-  bool any() const { return !folded_holds.empty() || !folded_allocs.empty() || !perfetto.empty(); }
+  std::string html;      // the self-contained page
+  bool any() const { return !folded_holds.empty() || !folded_allocs.empty() || !perfetto.empty() || !html.empty(); }
   // Refuses, in one line, a target that cannot be written (before any work is done).
   void check() const;
 };
