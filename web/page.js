@@ -72,10 +72,14 @@
     var sec = section(title, [box]);
     if (!lines.length) { box.appendChild(empty("nothing recorded")); return sec; }
     sec.render = function () {
-      var chart = flamegraph().width(box.clientWidth || 1100).cellHeight(18).transitionDuration(0).minFrameSize(1)
+      var chart = flamegraph().cellHeight(18).transitionDuration(0).minFrameSize(1)
         .selfValue(false).sort(true)
         .label(function (d) { return d.data.name + " (" + unit(d.value) + ", " + (100 * (d.x1 - d.x0)).toFixed(1) + "%)"; });
-      d3.select(box).datum(tree(lines, "all")).call(chart);
+      var width = box.clientWidth || 1100;
+      d3.select(box).datum(tree(lines, "all")).call(chart.width(width));
+      // The library grows new frames to their width in a 250 ms transition (whatever transitionDuration says): a
+      // printout or a screenshot taken meanwhile would show them cut short, so the final width is set at once.
+      d3.select(box).selectAll("g.frame rect").attr("width", function (d) { return (d.x1 - d.x0) * width; });
     };
     return sec;
   }
