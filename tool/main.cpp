@@ -183,6 +183,8 @@ int main(int argc, char** argv) {
                                                   "tracing, and say whether its invariant holds, with the evidence");
   scenario->add_option("name", sc.which, "migrate-prep, khugepaged-collapse, anon-vma-clone, mlock-populate, mbind-migrate, or all")->required();
   scenario->add_option("--json", sc.json_path, "also write the verdicts and evidence as JSON");
+  scenario->add_option("--html", sc.html_path, "also write an HTML page per scenario: verdict, evidence and its report "
+                                               "(several scenarios: FILE-NAME.html each)");
   scenario->add_flag("--fail-on-violation", sc.fail_on_violation, "exit 2 when an invariant is violated (for CI)");
   scenario->add_flag("--quick", sc.quick, "small sizes, for tests");
   CompareOptions cmp;

@@ -59,4 +59,22 @@ Report analyze_and_export(const std::string& recording, size_t top, const Export
   return r;
 }
 
+AnalyzedForPage analyze_for_page(const std::string& recording) {
+  std::ifstream in(recording, std::ios::binary);
+  if (!in) throw RecordingError("cannot open " + recording + ": " + strerror(errno));
+  RecordingReader reader(in);
+  const TraceContext& ctx = reader.context();
+  FoldedStacks folded(ctx);
+  LatencyHistograms histograms;
+  AnalyzerOptions opts;
+  opts.passes = {&folded, &histograms};
+  Analyzer a(ctx, opts);
+  reader.for_each_event([&](const hs_event& e) { a.feed(e); });
+  AnalyzedForPage out;
+  out.report = a.finish();
+  out.command_exit = ctx.command_exit;
+  out.page = HtmlPageInput{"", report_to_json(out.report), folded.holds(), folded.allocations(), histograms};
+  return out;
+}
+
 }  // namespace holdscope

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "analyzers/report.h"
+#include "tool/html_page.h"
 
 namespace holdscope {
 
@@ -20,5 +21,14 @@ struct ExportPaths {
 
 // Throws RecordingError or ToolError with a one-line reason.
 Report analyze_and_export(const std::string& recording, size_t top, const ExportPaths& exports);
+
+// A recording analyzed with what its HTML page needs besides the report (for scenario --html, whose page adds the
+// verdict that needs the report first).
+struct AnalyzedForPage {
+  Report report;
+  int command_exit = 0;
+  HtmlPageInput page;  // report, folded stacks and histograms filled; title and verdicts left to the caller
+};
+AnalyzedForPage analyze_for_page(const std::string& recording);
 
 }  // namespace holdscope

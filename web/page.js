@@ -88,8 +88,9 @@
 
   function verdicts(v) {
     if (!v || !v.length) return [];
-    return [section("Verdicts", [table(["scenario", "verdict", "evidence"], v.map(function (s) {
-      return [el("span", {}, [s.name]), el("span", { class: s.pass ? "pass" : "fail" }, [s.pass ? "pass" : "fail"]),
+    return [section("Verdict", [table(["scenario", "invariant", "verdict", "evidence"], v.map(function (s) {
+      var cls = s.verdict === "holds" ? "pass" : s.verdict === "violated" ? "fail" : "";
+      return [el("span", {}, [s.name]), el("span", {}, [s.invariant || ""]), el("span", { class: cls }, [s.verdict]),
               el("div", { class: "stack" }, [s.evidence || ""])];
     }))])];
   }
