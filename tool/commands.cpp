@@ -16,6 +16,7 @@
 #include "analyzers/diff.h"
 #include "analyzers/recording.h"
 #include "tool/child.h"
+#include "tool/html_page.h"
 #include "tool/output_file.h"
 #include "tool/record_progress.h"
 #include "tool/running_process.h"
@@ -146,12 +147,15 @@ static std::vector<nlohmann::json> read_reports(const std::string& list) {
   return out;
 }
 
-int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path) {
+int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path,
+             const std::string& html_path) {
+  if (!html_path.empty()) check_output_target(html_path);
   DiffResult d = diff_reports(read_reports(side_a), read_reports(side_b));
   render_diff(d, std::cout);
   if (!json_path.empty()) {
     write_output_file(json_path, diff_to_json(d).dump(2) + "\n");
   }
+  if (!html_path.empty()) write_output_file(html_path, html_diff_page("holdscope diff: " + side_a + " vs " + side_b, diff_to_json(d)));
   return 0;
 }
 

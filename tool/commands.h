@@ -36,7 +36,8 @@ struct ReportOptions {
 int run_record(const RecordOptions& ro, const ReportOptions& rep);
 int run_report(const std::string& path, const ReportOptions& rep);
 // Compares report JSONs: each side is a comma-separated list of files (repeated runs).
-int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path);
+int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path,
+             const std::string& html_path = "");
 // The main job: trace the whole system, then print the report.
 int run_live(RecordOptions ro, const ReportOptions& rep);
 

@@ -39,6 +39,36 @@ nlohmann::json folded_json(const std::vector<FoldedLine>& lines) {
 
 }  // namespace
 
+namespace {
+
+// The page around its data: the embedded scripts and styles, the data as one JSON element, web/page.js to draw it.
+std::string page_shell(const std::string& title, const nlohmann::json& data) {
+  std::string page;
+  page += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
+  // First of all scripts, so an error in any later one is kept where a headless browser test reads it.
+  page += "<script>addEventListener('error', function (e) { var h = document.documentElement; "
+          "h.setAttribute('data-script-errors', (h.getAttribute('data-script-errors') || '') + String(e.message) + ' | '); "
+          "});</script>\n";
+  // Nothing may come from the network: the policy refuses any load that is not inline.
+  page += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; "
+          "style-src 'unsafe-inline'; img-src data:\">\n";
+  page += "<title>" + html_escape(title) + "</title>\n";
+  page += "<style>\n" + std::string(web::kFlameGraphCss) + "\n" + web::kPageCss + "\n</style>\n";
+  page += "<script>\n" + std::string(web::kD3SelectionJs) + "\n</script>\n";
+  page += "<script>\n" + std::string(web::kFlameGraphJs) + "\n</script>\n";
+  page += "<script type=\"application/json\" id=\"holdscope-data\">" +
+          script_safe(data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</script>\n";
+  page += "<script>\n" + std::string(web::kPageJs) + "\n</script>\n";
+  page += "</head><body></body></html>\n";
+  return page;
+}
+
+}  // namespace
+
+std::string html_diff_page(const std::string& title, const nlohmann::json& diff) {
+  return page_shell(title, nlohmann::json{{"title", title}, {"diff", diff}});
+}
+
 std::string html_page(const HtmlPageInput& in) {
   const auto& h = in.histograms;
   nlohmann::json data{{"title", in.title},
@@ -49,23 +79,7 @@ std::string html_page(const HtmlPageInput& in) {
                        {{"hold_read", h.hold_read}, {"hold_write", h.hold_write}, {"wait_read", h.wait_read},
                         {"wait_write", h.wait_write}}},
                       {"verdicts", in.verdicts}};
-  std::string page;
-  page += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
-  // Nothing may come from the network: the policy refuses any load that is not inline.
-  page += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; "
-          "style-src 'unsafe-inline'; img-src data:\">\n";
-  // First of all scripts, so an error in any later one is kept where a headless browser test reads it.
-  page += "<script>addEventListener('error', function (e) { var h = document.documentElement; "
-          "h.setAttribute('data-script-errors', (h.getAttribute('data-script-errors') || '') + String(e.message) + ' | '); "
-          "});</script>\n";
-  page += "<title>" + html_escape(in.title) + "</title>\n";
-  page += "<style>\n" + std::string(web::kFlameGraphCss) + "\n" + web::kPageCss + "\n</style>\n";
-  page += "<script>\n" + std::string(web::kD3SelectionJs) + "\n</script>\n";
-  page += "<script>\n" + std::string(web::kFlameGraphJs) + "\n</script>\n";
-  page += "<script type=\"application/json\" id=\"holdscope-data\">" + script_safe(data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</script>\n";
-  page += "<script>\n" + std::string(web::kPageJs) + "\n</script>\n";
-  page += "</head><body></body></html>\n";
-  return page;
+  return page_shell(in.title, data);
 }
 
 }  // namespace holdscope

@@ -20,5 +20,7 @@ struct HtmlPageInput {
 };
 
 std::string html_page(const HtmlPageInput& in);
+// diff --html: the two sides, the significant changes first, every figure, and changed verdicts (diff_to_json).
+std::string html_diff_page(const std::string& title, const nlohmann::json& diff);
 
 }  // namespace holdscope

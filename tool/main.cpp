@@ -147,6 +147,8 @@ int main(int argc, char** argv) {
   diff->add_option("A", diff_a, "report JSON of A, or a comma-separated list of repeated runs")->required();
   diff->add_option("B", diff_b, "report JSON of B, or a comma-separated list of repeated runs")->required();
   diff->add_option("--json", diff_json, "also write the comparison as JSON to this file");
+  std::string diff_html;
+  diff->add_option("--html", diff_html, "also write the comparison as one self-contained HTML page");
   VmOptions vm;
   auto* vmcmd = app.add_subcommand("vm", "boot another kernel under QEMU and run holdscope ARGS... inside it; files "
                                           "named by --json/-o come back to the host");
@@ -250,7 +252,7 @@ int main(int argc, char** argv) {
     }
     if (*report) return run_report(report_path, rep);
     if (*doctor) return run_doctor(doctor_json);
-    if (*diff) return run_diff(diff_a, diff_b, diff_json);
+    if (*diff) return run_diff(diff_a, diff_b, diff_json, diff_html);
     if (*vmcmd) return run_vm(vm);
     if (*scenario) return run_scenarios(sc);
     if (*monitor) {

@@ -121,7 +121,31 @@
     body.setAttribute("data-rendered", "1");
   }
 
+  function num(x) { return x === null || x === undefined ? "" : Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(4); }
+  function renderDiff(data) {
+    var d = data.diff, body = document.body;
+    body.appendChild(el("h1", {}, [data.title]));
+    body.appendChild(table(["side", "kernel", "runs"], [["A", d.kernel_a, d.runs_a], ["B", d.kernel_b, d.runs_b]]));
+    body.appendChild(el("p", { class: "meta" }, ["significance: " + d.method]));
+    if (d.verdicts.length)
+      body.appendChild(section("Verdicts", [table(["scenario", "A", "B", "changed"], d.verdicts.map(function (v) {
+        return [el("span", {}, [v.scenario]), v.a.join(", "), v.b.join(", "), v.changed ? "changed" : ""];
+      }))]));
+    function rows(list) {
+      return table(["figure", "mean A", "mean B", "change", "p"], list.map(function (r) {
+        var change = r.change_pct === null ? "new" : (r.change_pct >= 0 ? "+" : "") + r.change_pct.toFixed(1) + "%";
+        return [el("span", { class: r.significant ? "fail" : "" }, [r.figure]), num(r.mean_a), num(r.mean_b), change,
+                num(r.p_separation)];
+      }));
+    }
+    var significant = d.figures.filter(function (r) { return r.significant; });
+    body.appendChild(section("Significant changes", [significant.length ? rows(significant) : empty("none")]));
+    body.appendChild(section("Every figure", [rows(d.figures)]));
+    body.setAttribute("data-rendered", "1");
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    render(JSON.parse(document.getElementById("holdscope-data").textContent));
+    var data = JSON.parse(document.getElementById("holdscope-data").textContent);
+    (data.diff ? renderDiff : render)(data);
   });
 })();
