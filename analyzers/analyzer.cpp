@@ -84,11 +84,13 @@ struct Analyzer::Impl : LockListener {
     khugepaged.on_hold(h);
     holds_waits.on_hold(h);
     cgroups.on_hold(h);
+    for (auto* p : opts.passes) p->on_hold(h);
   }
   void on_wait(const WaitEnded& w) override {
     holds_waits.on_wait(w);
     cgroups.on_wait(w);
     khugepaged.on_wait(w);
+    for (auto* p : opts.passes) p->on_wait(w);
   }
 
   // The attach-point sections see every event but the lock's own first, with the task's lock mode before the event.
@@ -153,6 +155,8 @@ struct Analyzer::Impl : LockListener {
     if (late && !rebuilt) r.drops.out_of_order++;
     last_processed = std::max<uint64_t>(last_processed, e.ts);
     lock.expire(e.ts);
+    // Exports see the event before the lock state does, with the mode it had until then (as the sections do).
+    for (auto* p : opts.passes) p->on_event(e, static_cast<int>(lock.mode_of(e.pid)));
     if (e.type > HS_EV_LOCK_RELEASED) dispatch_to_attach_points(e, static_cast<int>(lock.mode_of(e.pid)));
     switch (e.type) {
       case HS_EV_LOCK_START: lock.on_start(e, late && rebuilt); break;
@@ -241,6 +245,7 @@ struct Analyzer::Impl : LockListener {
       pending.pop();
       process(top);
     }
+    for (auto* p : opts.passes) p->on_finish();
     r.kernel = ctx.kernel;
     r.scope = ctx.scope;
     r.command = ctx.command;

@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "analyzers/analysis_pass.h"
 #include "analyzers/context.h"
 #include "analyzers/report.h"
 #include "bpf/holdscope_events.h"
@@ -20,7 +21,9 @@ namespace holdscope {
 struct AnalyzerOptions {
   uint64_t reorder_window_ns = 500'000'000;
   size_t top = 10;  // longest holds and waits kept
-  std::string cgroup;  // analyze_recording: only the tasks of this memory cgroup (a path the recording names)
+  std::string cgroup = {};  // analyze_recording: only the tasks of this memory cgroup (a path the recording names)
+  // Extra consumers of the ordered stream (exports), not owned; each sees every event, hold and wait.
+  std::vector<AnalysisPass*> passes = {};
 };
 
 class Analyzer {

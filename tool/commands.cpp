@@ -17,6 +17,7 @@
 #include "analyzers/recording.h"
 #include "tool/cgroup_names.h"
 #include "tool/child.h"
+#include "tool/html_page.h"
 #include "tool/output_file.h"
 #include "tool/record_progress.h"
 #include "tool/running_process.h"
@@ -43,11 +44,8 @@ void install_signal_handlers() {
 
 void write_json(const Report& r, const std::string& path) { write_output_file(path, report_to_json(r).dump(2) + "\n"); }
 
-Report analyze_file(const std::string& path, size_t top, const std::string& cgroup = "") {
-  AnalyzerOptions opts;
-  opts.top = top;
-  opts.cgroup = cgroup;
-  return analyze_recording(path, opts).report;
+Report analyze_file(const std::string& path, const ReportOptions& rep) {
+  return analyze_and_export(path, rep.top, rep.cgroup, rep.exports);
 }
 
 }  // namespace
@@ -56,6 +54,7 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
   require_root();
   undo_changes_of_dead_workloads();
   if (!rep.json_path.empty()) check_output_target(rep.json_path);
+  rep.exports.check();
   std::optional<RunningProcess> process;
   if (ro.pid) process.emplace(ro.pid);
   // Written beside -o and put in place only once complete: a failed run leaves whatever -o named as it was.
@@ -120,12 +119,15 @@ int run_record(const RecordOptions& ro, const ReportOptions& rep) {
 
   progress.recorded(writer.events_written(), ro.output, ctx.counters,
                     child ? std::optional<int>(ctx.command_exit) : std::nullopt);
-  if (!rep.json_path.empty()) write_json(analyze_file(ro.output, rep.top), rep.json_path);
+  if (!rep.json_path.empty() || rep.exports.any()) {
+    Report r = analyze_file(ro.output, rep);
+    if (!rep.json_path.empty()) write_json(r, rep.json_path);
+  }
   return 0;
 }
 
 int run_report(const std::string& path, const ReportOptions& rep) {
-  Report r = analyze_file(path, rep.top, rep.cgroup);
+  Report r = analyze_file(path, rep);
   if (rep.text) render_text(r, std::cout, rep.top);
   if (!rep.json_path.empty()) write_json(r, rep.json_path);
   return 0;
@@ -153,12 +155,15 @@ static std::vector<nlohmann::json> read_reports(const std::string& list) {
   return out;
 }
 
-int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path) {
+int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path,
+             const std::string& html_path) {
+  if (!html_path.empty()) check_output_target(html_path);
   DiffResult d = diff_reports(read_reports(side_a), read_reports(side_b));
   render_diff(d, std::cout);
   if (!json_path.empty()) {
     write_output_file(json_path, diff_to_json(d).dump(2) + "\n");
   }
+  if (!html_path.empty()) write_output_file(html_path, html_diff_page("holdscope diff: " + side_a + " vs " + side_b, diff_to_json(d)));
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "tool/output_file.h"
+#include "tool/report_exports.h"
 #include "tool/tracer.h"
 
 namespace holdscope {
@@ -30,13 +31,15 @@ struct ReportOptions {
   size_t top = 10;
   bool text = true;
   std::string cgroup;  // report --cgroup: only the tasks of this memory cgroup
+  ExportPaths exports;  // folded stacks and the like, written beside the report
 };
 
 // Returns the process exit status.
 int run_record(const RecordOptions& ro, const ReportOptions& rep);
 int run_report(const std::string& path, const ReportOptions& rep);
 // Compares report JSONs: each side is a comma-separated list of files (repeated runs).
-int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path);
+int run_diff(const std::string& side_a, const std::string& side_b, const std::string& json_path,
+             const std::string& html_path = "");
 // The main job: trace the whole system, then print the report.
 int run_live(RecordOptions ro, const ReportOptions& rep);
 

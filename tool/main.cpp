@@ -50,6 +50,18 @@ const CLI::Validator kPowerOfTwoMb(
     },
     "MiB");
 
+// The files a report can be exported to besides JSON (record and report share them).
+void add_export_options(CLI::App* cmd, holdscope::ExportPaths& exports) {
+  cmd->add_option("--folded-holds", exports.folded_holds,
+                  "also write hold time (ns) by the stack that took the lock, as folded stacks for flame graphs");
+  cmd->add_option("--folded-allocs", exports.folded_allocs,
+                  "also write allocations under the lock by stack (may-sleep ones apart), as folded stacks");
+  cmd->add_option("--perfetto", exports.perfetto,
+                  "also write a timeline of waits and holds (Chrome JSON trace events: ui.perfetto.dev, chrome://tracing)");
+  cmd->add_option("--html", exports.html,
+                  "also write the report as one self-contained HTML page (histograms, flame graphs, longest holds)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,6 +101,7 @@ int main(int argc, char** argv) {
                                                       "CMD exits; 10 s without CMD)")
       ->check(kSeconds);
   record->add_option("--json", rec_rep.json_path, "also write the report as JSON to this file");
+  add_export_options(record, rec_rep.exports);
   record->add_option("--top", rec_rep.top, "longest holds and waits kept in the JSON")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, kMaxTop));
@@ -123,6 +136,7 @@ int main(int argc, char** argv) {
   auto* report = app.add_subcommand("report", "print the report of a recording");
   report->add_option("recording", report_path, "recording file (.hsr)")->required()->check(CLI::ExistingFile);
   report->add_option("--json", rep.json_path, "also write the report as JSON to this file");
+  add_export_options(report, rep.exports);
   report->add_option("--top", rep.top, "rows per table, and longest holds and waits kept")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, kMaxTop));
@@ -137,6 +151,8 @@ int main(int argc, char** argv) {
   diff->add_option("A", diff_a, "report JSON of A, or a comma-separated list of repeated runs")->required();
   diff->add_option("B", diff_b, "report JSON of B, or a comma-separated list of repeated runs")->required();
   diff->add_option("--json", diff_json, "also write the comparison as JSON to this file");
+  std::string diff_html;
+  diff->add_option("--html", diff_html, "also write the comparison as one self-contained HTML page");
   VmOptions vm;
   auto* vmcmd = app.add_subcommand("vm", "boot another kernel under QEMU and run holdscope ARGS... inside it; files "
                                           "named by --json/-o come back to the host");
@@ -173,6 +189,8 @@ int main(int argc, char** argv) {
                                                   "tracing, and say whether its invariant holds, with the evidence");
   scenario->add_option("name", sc.which, "migrate-prep, khugepaged-collapse, anon-vma-clone, mlock-populate, mbind-migrate, or all")->required();
   scenario->add_option("--json", sc.json_path, "also write the verdicts and evidence as JSON");
+  scenario->add_option("--html", sc.html_path, "also write an HTML page per scenario: verdict, evidence and its report "
+                                               "(several scenarios: FILE-NAME.html each)");
   scenario->add_flag("--fail-on-violation", sc.fail_on_violation, "exit 2 when an invariant is violated (for CI)");
   scenario->add_flag("--quick", sc.quick, "small sizes, for tests");
   CompareOptions cmp;
@@ -238,7 +256,7 @@ int main(int argc, char** argv) {
     }
     if (*report) return run_report(report_path, rep);
     if (*doctor) return run_doctor(doctor_json);
-    if (*diff) return run_diff(diff_a, diff_b, diff_json);
+    if (*diff) return run_diff(diff_a, diff_b, diff_json, diff_html);
     if (*vmcmd) return run_vm(vm);
     if (*scenario) return run_scenarios(sc);
     if (*monitor) {

@@ -15,6 +15,7 @@
 #include "analyzers/verdicts.h"
 #include "tool/commands.h"
 #include "tool/output_file.h"
+#include "tool/report_exports.h"
 #include "tool/scratch_dir.h"
 #include "tool/system_info.h"
 
@@ -92,7 +93,17 @@ int numa_nodes() {
 }
 
 
-nlohmann::json run_one(const ScenarioDef& d, bool quick, const ScratchDir& scratch, int& failures) {
+// html_path: where this scenario's page goes (empty: none).
+// One scenario: the path as given; several: "report.html" -> "report-NAME.html", a page each.
+std::string page_path(const std::string& path, const std::string& name, size_t scenarios) {
+  if (path.empty() || scenarios == 1) return path;
+  size_t slash = path.rfind('/'), dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return path + "-" + name;
+  return path.substr(0, dot) + "-" + name + path.substr(dot);
+}
+
+nlohmann::json run_one(const ScenarioDef& d, bool quick, const ScratchDir& scratch, int& failures,
+                       const std::string& html_path) {
   nlohmann::json out = {{"name", d.name}, {"seed", d.seed}, {"invariant", d.invariant}};
   if (numa_nodes() < d.numa_nodes) {
     out["verdict"] = fmt::format("skipped: needs {} NUMA nodes", d.numa_nodes);
@@ -119,11 +130,8 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, const ScratchDir& scrat
   for (const auto& [k, v] : after)
     if (before.count(k) && v != before[k]) vmstat[k] = v - before[k];
 
-  // Opened unchecked as before: a file that cannot be read is told by the reader's own error.
-  std::ifstream in(rec, std::ios::binary);
-  RecordingAnalysis analysis = analyze_recording(in);
-  in.close();
-  nlohmann::json report = report_to_json(analysis.report);
+  AnalyzedForPage analysis = analyze_for_page(rec);
+  nlohmann::json report = analysis.page.report;
   int exit_code = analysis.command_exit;
   unlink(rec.c_str());
   nlohmann::json stats = nlohmann::json::object();
@@ -138,6 +146,12 @@ nlohmann::json run_one(const ScenarioDef& d, bool quick, const ScratchDir& scrat
   Verdict v = d.verdict(report, vmstat, stats);
   out["verdict"] = v.verdict;
   out["evidence"] = v.evidence;
+  if (!html_path.empty()) {
+    analysis.page.title = fmt::format("holdscope scenario {} (seed {})", d.name, d.seed);
+    analysis.page.verdicts = nlohmann::json::array(
+        {{{"name", d.name}, {"invariant", d.invariant}, {"verdict", v.verdict}, {"evidence", v.evidence.dump(2)}}});
+    write_output_file(html_path, html_page(analysis.page));
+  }
   out["other_sleeping_under_lock"] = other_sleeping_work(report);
   out["kernel"] = report["kernel"];
   out["drops"] = report["drops"];
@@ -194,11 +208,13 @@ int run_scenarios(const ScenarioOptions& o) {
     throw ToolError("no scenario " + o.which + " (known:" + names + ", all)");
   }
   if (!o.json_path.empty()) check_output_target(o.json_path);
+  for (const auto* d : chosen)
+    if (!o.html_path.empty()) check_output_target(page_path(o.html_path, d->name, chosen.size()));
   ScratchDir scratch("scenario");
   int failures = 0, violations = 0;
   nlohmann::json all = nlohmann::json::array();
   for (const auto* d : chosen) {
-    nlohmann::json s = run_one(*d, o.quick, scratch, failures);
+    nlohmann::json s = run_one(*d, o.quick, scratch, failures, page_path(o.html_path, d->name, chosen.size()));
     if (s["verdict"] == "violated") violations++;
     print_one(s);
     all.push_back(std::move(s));

@@ -8,6 +8,7 @@ namespace holdscope {
 struct ScenarioOptions {
   std::string which;  // a scenario name or "all"
   std::string json_path;
+  std::string html_path;  // a page per scenario (NAME inserted before the extension when several run)
   bool fail_on_violation = false;
   bool quick = false;  // CI sizes
 };
