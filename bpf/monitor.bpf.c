@@ -51,6 +51,7 @@ struct mon_task {
 	__u8 held_write[HS_MON_MAX_HELD];
 	__u8 held_waited[HS_MON_MAX_HELD];   /* the acquisition's start was seen: held_wait_ns is its wait */
 	__u8 nheld;
+	__u8 nwrite; /* of the nheld, those held for write: the mode work under the lock is counted in */
 };
 
 struct {
@@ -136,9 +137,9 @@ static __always_inline __u32 bucket_of(__u64 ns)
 }
 
 /* The group's entry, made on first use; NULL (counted) when the table is full. */
-static __always_inline struct hs_mon_group *group_of(__u64 cgroup, __u32 tgid)
+static __always_inline struct hs_mon_group *group_of(__u64 cgroup)
 {
-	struct hs_mon_group_key k = {.cgroup = cgroup, .tgid = per_process ? tgid : 0};
+	struct hs_mon_group_key k = {.cgroup = cgroup, .tgid = per_process ? bpf_get_current_pid_tgid() >> 32 : 0};
 	struct hs_mon_group *g = bpf_map_lookup_elem(&mon_groups, &k);
 	if (g)
 		return g;
@@ -239,9 +240,9 @@ static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
 		return 0;
 	/* mmap_write_downgrade: acquire_returned(write=false) while the task holds mm for write. The write part ends,
 	 * a read hold begins now. */
-	for (int i = 0; i < HS_MON_MAX_HELD; i++) {
-		if (st->held_mm[i] == mm && st->held_write[i] && !write) {
-			struct hs_mon_group *g = group_of(cgroup, bpf_get_current_pid_tgid() >> 32);
+	for (int i = 0; i < HS_MON_MAX_HELD && !write && st->nwrite; i++) {
+		if (st->held_mm[i] == mm && st->held_write[i]) {
+			struct hs_mon_group *g = group_of(cgroup);
 			if (g) {
 				add_to_hist(&g->hold[1], now - st->held_ts[i]);
 				if (st->held_waited[i])
@@ -250,6 +251,8 @@ static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
 			st->held_ts[i] = now;
 			st->held_write[i] = 0;
 			st->held_waited[i] = 0;
+			if (st->nwrite)
+				st->nwrite--;
 			return 0;
 		}
 	}
@@ -260,8 +263,11 @@ static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
 			st->held_write[i] = write;
 			st->held_wait_ns[i] = wait_ns;
 			st->held_waited[i] = waited;
-			st->total_at[i] = st->total;
+			if (threshold_ns) /* only a slow hold's record needs the work it did alone */
+				st->total_at[i] = st->total;
 			st->nheld++;
+			if (write)
+				st->nwrite++;
 			became_active();
 			return 0;
 		}
@@ -318,7 +324,7 @@ static __always_inline int lock_released(void *ctx, __u64 mm)
 		__u64 held_ns = now - st->held_ts[i];
 		__u64 cgroup = memcg_of_current(st);
 		int m = st->held_write[i] ? 1 : 0;
-		struct hs_mon_group *g = group_of(cgroup, bpf_get_current_pid_tgid() >> 32);
+		struct hs_mon_group *g = group_of(cgroup);
 		if (g) {
 			add_to_hist(&g->hold[m], held_ns);
 			if (st->held_waited[i])
@@ -326,6 +332,8 @@ static __always_inline int lock_released(void *ctx, __u64 mm)
 		}
 		if (threshold_ns && held_ns >= threshold_ns)
 			write_slow_hold(ctx, st, i, mm, cgroup, held_ns, now);
+		if (st->held_write[i] && st->nwrite)
+			st->nwrite--;
 		st->held_mm[i] = 0;
 		st->held_write[i] = 0;
 		st->held_waited[i] = 0;
@@ -335,16 +343,6 @@ static __always_inline int lock_released(void *ctx, __u64 mm)
 		break;
 	}
 	return 0;
-}
-
-/* HS_MODE_NONE, HS_MODE_READ or HS_MODE_WRITE: the strongest mmap_lock held. */
-static __always_inline __u8 held_mode(const struct mon_task *st)
-{
-	__u8 m = HS_MODE_NONE;
-	for (int i = 0; i < HS_MON_MAX_HELD; i++)
-		if (st->held_mm[i])
-			m = st->held_write[i] ? HS_MODE_WRITE : (m ? m : HS_MODE_READ);
-	return m;
 }
 
 /* The current task's state when it holds an mmap_lock, else NULL: the allocator programs' filter. */
@@ -368,12 +366,9 @@ static __always_inline struct mon_task *holding_state(void)
 /* Counts one piece of work in the task's state, under the mode it holds: what->field += n. */
 #define COUNT_UNDER_LOCK(st, field, n)                                          \
 	do {                                                                    \
-		__u8 m_ = held_mode(st);                                        \
-		if (m_ == HS_MODE_WRITE)                                        \
-			(st)->work[1].field += (n);                             \
-		else                                                            \
-			(st)->work[0].field += (n);                             \
-		(st)->total.field += (n);                                       \
+		(st)->work[(st)->nwrite ? 1 : 0].field += (n);                  \
+		if (threshold_ns)                                               \
+			(st)->total.field += (n);                               \
 	} while (0)
 
 static __always_inline void count_alloc_gfp(struct mon_task *st, __u64 gfp)
@@ -525,7 +520,7 @@ int hm_exit(void *ctx)
 	struct mon_task *st = mon_state(false);
 	if (!st || !st->nheld)
 		return 0;
-	struct hs_mon_group *g = group_of(memcg_of_current(st), bpf_get_current_pid_tgid() >> 32);
+	struct hs_mon_group *g = group_of(memcg_of_current(st));
 	if (g)
 		fold_work(st, g);
 	return 0;
