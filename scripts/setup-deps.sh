@@ -46,9 +46,10 @@ apt-get install -y -qq --no-install-recommends \
 apt-get install -y -qq --no-install-recommends -t bookworm-backports \
   libbpf-dev bpftool catch2 linux-perf >/dev/null
 
-# The HTML report: Debian's chromium opens it headless in the tests; npm installs the pinned front-end packages
+# The HTML report: Debian's chromium opens it headless in the tests (and, driven through python3-websocket,
+# renders timelines for the documentation: scripts/timeline-screenshot.py); npm installs the pinned front-end packages
 # (web/package-lock.json) that the build embeds into the page. A machine with its own Node.js keeps its npm.
-apt-get install -y -qq --no-install-recommends chromium >/dev/null
+apt-get install -y -qq --no-install-recommends chromium python3-websocket >/dev/null
 command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 (cd "$(dirname "$0")/../web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
