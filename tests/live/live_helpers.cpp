@@ -2,7 +2,9 @@
 #include "live_helpers.h"
 
 #include <bpf/bpf.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
@@ -107,6 +109,15 @@ void one_line_error(const Run& r, const std::string& needle) {
   CHECK(r.err.rfind("holdscope: ", 0) == 0);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   CHECK(r.err.find(needle) != std::string::npos);
+}
+
+std::string memcg_reclaim_skip_reason() {
+  if (!exists("/sys/fs/cgroup/cgroup.controllers") && !exists("/sys/fs/cgroup/memory"))
+    return "no memory cgroup controller (neither cgroup v2 nor v1's memory hierarchy)";
+  struct statfs fs;
+  if (statfs("/var/tmp", &fs) != 0 || fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)
+    return "/var/tmp is not disk-backed, so its page cache cannot be reclaimed (needs a real filesystem, no swap here)";
+  return "";
 }
 
 std::string direct_skip_reason(const std::vector<std::string>& points) {

@@ -41,6 +41,15 @@ std::string live_skip_reason();
     if (!why_.empty()) SKIP(why_);                  \
   } while (0)
 
+// Why ka_reclaim cannot make memcg reclaim here (no memory controller, or no disk-backed page cache), or empty.
+std::string memcg_reclaim_skip_reason();
+
+#define REQUIRE_MEMCG_RECLAIM()                      \
+  do {                                               \
+    std::string why_ = memcg_reclaim_skip_reason();  \
+    if (!why_.empty()) SKIP(why_);                   \
+  } while (0)
+
 // The holdscope binary and the fixtures, as built (the live_tests target's compile definitions).
 extern const std::string kHoldscope;
 extern const std::string kVmas;

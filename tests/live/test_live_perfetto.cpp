@@ -1,7 +1,5 @@
 // Live timeline export: known holds of the fixtures appear as slices on their task's track, with what the kernel did
 // inside them nested in them, and arrows to the waits they blocked.
-#include <linux/magic.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -86,11 +84,7 @@ TEST_CASE("timeline: mprotect's longest write hold is a slice of ka-holder's, wi
 
 TEST_CASE("timeline: memcg reclaim under MAP_POPULATE's read hold nests in the hold's slice", "[perfetto]") {
   REQUIRE_LIVE();
-  if (!exists("/sys/fs/cgroup/cgroup.controllers") && !exists("/sys/fs/cgroup/memory"))
-    SKIP("no memory cgroup controller (neither cgroup v2 nor v1's memory hierarchy)");
-  struct statfs fs;
-  if (statfs("/var/tmp", &fs) != 0 || fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)
-    SKIP("/var/tmp is not disk-backed, so its page cache cannot be reclaimed (needs a real filesystem, no swap here)");
+  REQUIRE_MEMCG_RECLAIM();
   Recorded rec = record_with_timeline(kReclaim + " 64 128 32", "perfetto-reclaim");
   auto names = track_names(rec.trace);
   std::vector<json> holds, reclaims;

@@ -278,7 +278,7 @@ TEST_CASE("a killed workload's system changes are undone: when it dies, and at t
   // Whatever happened above, the machine is left as it was.
   for (const auto& c : seen)
     if (c.kind == "knob") std::ofstream(c.path) << c.original;
-  for (const char* f : {"undo.hsr", "undo2.hsr"}) unlink(tmp(f).c_str());
+  for (const char* f : {"undo.hsr", "undo2.hsr", "undo.out", "undo.err"}) unlink(tmp(f).c_str());
 }
 
 TEST_CASE("fork storms: 10,000 processes one after another, 5,000 alive at once, none lost", "[userspace]") {

@@ -1,7 +1,5 @@
 // Live sleeping work under mmap_lock: memcg direct reclaim while MAP_POPULATE faults pages in under the read lock,
 // and LRU drains from mbind, migrate_pages and move_pages, none under the lock.
-#include <linux/magic.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -12,11 +10,7 @@
 
 TEST_CASE("sleeping work: memcg reclaim under the read lock while MAP_POPULATE faults anonymous pages in") {
   REQUIRE_LIVE();
-  if (!exists("/sys/fs/cgroup/cgroup.controllers") && !exists("/sys/fs/cgroup/memory"))
-    SKIP("no memory cgroup controller (neither cgroup v2 nor v1's memory hierarchy)");
-  struct statfs fs;
-  if (statfs("/var/tmp", &fs) != 0 || fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)
-    SKIP("/var/tmp is not disk-backed, so its page cache cannot be reclaimed (needs a real filesystem, no swap here)");
+  REQUIRE_MEMCG_RECLAIM();
   const uint64_t anon_mib = 32;
   json j = record_json(kReclaim + " 64 128 " + std::to_string(anon_mib), "reclaim");
   // __mm_populate faults every page of the anonymous mapping under mmap_lock for read: each is a may-sleep
