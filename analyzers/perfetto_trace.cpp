@@ -242,7 +242,8 @@ nlohmann::json PerfettoTrace::to_json() const {
                           std::to_string(limits_.max_children_per_hold) + " items inside each) and the " +
                           std::to_string(limits_.max_waits) + " longest waits"},
             {"allocations_counted_in_kernel",
-             "allocations the kernel counted rather than streamed have no timestamps: they are in no hold's slice"}};
+             "allocations the kernel counted rather than streamed have no timestamps: they are in no hold's slice "
+             "(record --stream-allocs streams them all)"}};
   return json{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ns"}, {"metadata", std::move(meta)}};
 }
 

@@ -32,6 +32,9 @@ const volatile __u64 stack_min_hold_ns = 100000;
  * and one in every HS_STACK_REFRESH after it, the others reuse the latest walk (count_alloc for counted allocations,
  * cached_stack for streamed ones); 2 a walk per allocation. */
 const volatile __u8 alloc_stacks = 1;
+/* record --stream-allocs: every allocation under the lock is streamed with its time, for a timeline, rather than
+ * counted in the kernel. Off, the verifier drops the branches it guards. */
+const volatile __u8 stream_allocs = 0;
 /* Wake the consumer only once this much is waiting: a wakeup per event costs more than the event. User space polls
  * with a timeout, so nothing waits longer than that. */
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -360,7 +363,7 @@ int hs_page_alloc(struct bpf_raw_tracepoint_args *ctx)
 	__u8 mode = st ? lock_mode(st) : 0;
 	__u64 gfp = (__u32)ctx->args[2];
 	bool failed = ctx->args[0] == 0;
-	if (st && mode && !closes && !st->inside && order < HS_HUGE_ORDER) {
+	if (st && mode && !closes && !st->inside && order < HS_HUGE_ORDER && !stream_allocs) {
 		struct hs_alloc_key ak = {.site = entry_key(), .what = order, .gfp = gfp, .kind = HS_ALLOC_PAGE, .mode = mode,
 			.cgroup = st->cgroup};
 		if (count_alloc(ctx, st, &ak, failed))
@@ -395,7 +398,8 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 	struct kmem_cache *s = (struct kmem_cache *)ctx->args[2];
 	__u64 gfp = ctx->args[3];
 	__u64 key = (__u64)s;
-	bool stream = st->inside;
+	__u8 mode = lock_mode(st);
+	bool stream = st->inside || (stream_allocs && mode);
 	/* The anon_vma_clone inference needs a failed NOWAIT try and the allocation after it, in order; the NOWAIT tries
 	 * that succeed (nearly all of them) are only counted, here. */
 	if (clone_fn_hi)
@@ -403,7 +407,6 @@ int hs_slab_alloc(struct bpf_raw_tracepoint_args *ctx)
 				    (ptr == 0 || !gfp_direct_reclaim || (gfp & gfp_direct_reclaim)));
 	else
 		stream = stream || cache_info(key);
-	__u8 mode = lock_mode(st);
 	if (!mode && !stream)
 		return 0; /* only a slow-path episode is open: not under the lock, nothing to correlate */
 	if (!stream) {
@@ -447,7 +450,7 @@ int hs_kmalloc(struct bpf_raw_tracepoint_args *ctx)
 	bool failed = ctx->args[1] == 0;
 	__u64 bytes_alloc = ctx->args[3];
 	__u64 gfp = (__u32)ctx->args[4];
-	if (!st->inside) {
+	if (!st->inside && !stream_allocs) {
 		struct hs_alloc_key ak = {
 			.site = call_site, .what = bytes_alloc, .gfp = gfp, .kind = HS_ALLOC_KMALLOC, .mode = mode,
 			.cgroup = st->cgroup};

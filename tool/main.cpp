@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
                    "a stack walk for every allocation under the lock; by default one per call path (slab/kmalloc: call "
                    "site; pages: system call or fault, gfp, order) and lock mode, reused by its later allocations and "
                    "refreshed at random once in 1024");
+  record->add_flag("--stream-allocs", rec.tracer.stream_allocs,
+                   "stream every allocation under the lock with its time, so that --perfetto shows each inside its "
+                   "hold; by default most are counted in the kernel, without a time (costlier: see docs/overhead.md)");
   record->add_option("--stack-min-hold-us", rec.tracer.stack_min_hold_us,
                      "holds at least this long may get a kernel stack at release (see --acquire-stacks)")
       ->capture_default_str()

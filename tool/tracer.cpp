@@ -78,6 +78,7 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   skel_->rodata->lock_stacks = static_cast<uint8_t>(opts_.lock_stacks);
   skel_->rodata->stack_min_hold_ns = opts_.stack_min_hold_us * 1000;
   skel_->rodata->alloc_stacks = opts_.alloc_stacks;
+  skel_->rodata->stream_allocs = opts_.stream_allocs;
   skel_->rodata->wakeup_bytes = (uint64_t(opts_.ringbuf_mb) << 20) / 16;
   skel_->rodata->lru_drain_fn = opts_.lru_drain_fn;
   skel_->rodata->gfp_direct_reclaim = opts_.gfp_direct_reclaim;

@@ -29,6 +29,7 @@ struct TracerOptions {
   int lock_stacks = 2;  // 0 none, 1 every acquisition, 2 at the release of holds >= stack_min_hold_us
   uint64_t stack_min_hold_us = 100;
   int alloc_stacks = 1;  // 0 none, 1 per page allocation and per slab call site and mode, 2 per allocation
+  bool stream_allocs = false;  // stream every allocation under the lock (timestamps for a timeline), count none
   uint32_t ringbuf_mb = 16;
   uint64_t lru_drain_fn = 0;
   uint64_t gfp_direct_reclaim = 0;  // __GFP_DIRECT_RECLAIM's value here (0: unknown, stream every clone allocation)

@@ -17,6 +17,8 @@ for want in 'A median [0-9.e+]+ ops/s' 'F median [0-9.e+]+ ops/s' 'H median [0-9
   'holdscope peak RSS +[1-9][0-9]* kB' 'F/B throughput +[0-9.]+' \
   'per-round ratios +H/F [0-9.]+\.\.[0-9.]+, [0-9]+ of [0-9]+ rounds' \
   'F [0-9.]+ us/op, H [0-9.]+ us/op, B [0-9.]+ us/op' 'realistic H/A throughput +[0-9.]+ .*(90% interval [0-9.]+\.\.[0-9.]+|too few rounds for a 90% interval)' \
+  'S median [0-9.e+]+ ops/s' 'S/F throughput +[0-9.]+ +\[[0-9.]+\] +\(record --stream-allocs; S/H [0-9.]+' \
+  '--stream-allocs +[0-9]+ events/s \(H: [0-9]+\), [0-9]+ dropped' 'S [0-9.]+ us/op: record --stream-allocs costs' \
   'M median [0-9.e+]+ ops/s' 'M/F throughput +[0-9.]+ +\[[0-9.]+\] +\(holdscope monitor; target >= 0.98: (met|MISSED)' \
   'monitor CPU time +[0-9.]+ s over [0-9]+ s monitored' 'M [0-9.]+ us/op: holdscope monitor costs' \
   'BPF programs ran [0-9.]+ ms during a [0-9.]+ s compile' 'realistic H/A from costs +[0-9.]+' 'replayed in [0-9.]+ s: [1-9][0-9]* events/s'; do

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "live_helpers.h"
 
@@ -16,9 +18,10 @@ struct Recorded {
   json report, trace;
 };
 
-Recorded record_with_timeline(const std::string& cmd_and_args, const std::string& tag) {
+Recorded record_with_timeline(const std::string& cmd_and_args, const std::string& tag, const std::string& opts = "") {
   std::string j = tmp(tag + ".json"), r = tmp(tag + ".hsr"), p = tmp(tag + ".perfetto.json");
-  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " --perfetto " + p + " -- " + cmd_and_args);
+  Run res = run(kHoldscope + " record -q -o " + r + " --json " + j + " --perfetto " + p + " " + opts + " -- " +
+                cmd_and_args);
   INFO(res.err);
   REQUIRE(res.status == 0);
   Recorded out{json::parse(slurp(j)), json::parse(slurp(p))};
@@ -110,4 +113,42 @@ TEST_CASE("timeline: memcg reclaim under MAP_POPULATE's read hold nests in the h
   // report has them, the timeline says it cannot place them.
   CHECK(allocs(rec.report, "page", "read", "") >= (32u << 20) / 4096);
   CHECK(rec.trace["metadata"].contains("allocations_counted_in_kernel"));
+}
+
+TEST_CASE("timeline: with --stream-allocs each mmap's vm_area_struct is an instant inside its write hold, counts unchanged",
+          "[perfetto]") {
+  REQUIRE_LIVE();
+  const int64_t n = 2000;
+  json def = record_json(kVmas + " " + std::to_string(n), "vmas-counted");
+  Recorded rec = record_with_timeline(kVmas + " " + std::to_string(n), "vmas-streamed", "--stream-allocs");
+  require_no_drops(def);
+  require_no_drops(rec.report);
+  // The same allocations under the lock, whether counted in the kernel or streamed.
+  for (const char* cache : {"vm_area_struct", "anon_vma", "anon_vma_chain"})
+    for (const char* mode : {"write", "read"}) {
+      INFO(cache << " under " << mode);
+      CHECK(near(allocs(rec.report, "slab", mode, cache), allocs(def, "slab", mode, cache), 0.02));
+    }
+  // Each one on the timeline: an instant on its task's track, inside a write hold of that task.
+  std::map<uint32_t, std::vector<json>> write_holds;
+  std::vector<json> vmas;
+  uint64_t streamed_in_args = 0;
+  for (const auto& e : rec.trace["traceEvents"]) {
+    if (e["ph"] == "X" && e["name"] == "write hold") {
+      write_holds[e["tid"].get<uint32_t>()].push_back(e);
+      streamed_in_args += e["args"]["allocations_streamed"].get<uint64_t>();
+    }
+    if (e["ph"] == "i" && e["name"] == "alloc slab vm_area_struct") vmas.push_back(e);
+  }
+  uint64_t under_write = allocs(rec.report, "slab", "write", "vm_area_struct");
+  INFO(vmas.size() << " vm_area_struct instants; " << under_write << " under write in the report");
+  CHECK(vmas.size() >= static_cast<size_t>(n));
+  CHECK(vmas.size() >= under_write);
+  size_t outside = 0;
+  for (const auto& v : vmas) {
+    const auto& holds = write_holds[v["tid"].get<uint32_t>()];
+    if (std::none_of(holds.begin(), holds.end(), [&](const json& h) { return inside(v, h); })) outside++;
+  }
+  CHECK(outside == 0);
+  CHECK(streamed_in_args >= under_write);
 }
