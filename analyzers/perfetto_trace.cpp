@@ -36,10 +36,13 @@ void keep_longest(std::vector<T>& heap, size_t limit, T item, Dur dur) {
 }  // namespace
 
 void PerfettoTrace::add_child(TaskInHold& t, Child c) {
-  if (t.children.size() >= limits_.max_children_per_hold) {
+  bool slice = c.kind == ChildKind::slice;
+  size_t& kept = slice ? t.slices : t.instants;
+  if (kept >= (slice ? limits_.max_slices_per_hold : limits_.max_instants_per_hold)) {
     t.children_dropped++;
     return;
   }
+  kept++;
   t.children.push_back(std::move(c));
 }
 
@@ -239,7 +242,8 @@ nlohmann::json PerfettoTrace::to_json() const {
             {"waits_kept", waits_.size()},
             {"slices_left_out_overlapping", overlapping},
             {"bound", "the " + std::to_string(limits_.max_holds) + " longest holds (at most " +
-                          std::to_string(limits_.max_children_per_hold) + " items inside each) and the " +
+                          std::to_string(limits_.max_slices_per_hold) + " slices and " +
+                          std::to_string(limits_.max_instants_per_hold) + " instants inside each) and the " +
                           std::to_string(limits_.max_waits) + " longest waits"},
             {"allocations_counted_in_kernel",
              "allocations the kernel counted rather than streamed have no timestamps: they are in no hold's slice "

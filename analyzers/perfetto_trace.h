@@ -24,7 +24,10 @@ namespace holdscope {
 struct PerfettoLimits {
   size_t max_holds = 20000;
   size_t max_waits = 20000;
-  size_t max_children_per_hold = 256;
+  // Inside each hold, apart: the many allocations of a long hold (record --stream-allocs) must not crowd out its
+  // few reclaim and compaction slices.
+  size_t max_slices_per_hold = 256;
+  size_t max_instants_per_hold = 256;
 };
 
 class PerfettoTrace : public AnalysisPass {
@@ -55,6 +58,7 @@ class PerfettoTrace : public AnalysisPass {
     std::vector<Child> children;
     std::unordered_map<uint64_t, OpenChild> open;  // by key (event type or function slot)
     uint64_t allocations = 0, may_sleep_allocations = 0, children_dropped = 0;
+    size_t slices = 0, instants = 0;
   };
   struct KeptHold {
     HoldEnded h;

@@ -94,6 +94,18 @@ class Page:
                 time.sleep(POLL_S)
         sys.exit(f"timeline-screenshot: clicking {what} changed nothing")
 
+    def settle(self):
+        """Waits until two screenshots a poll apart are the same: DevTools draws in animation frames."""
+        last = None
+        deadline = time.monotonic() + STATE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            shot = self.call("Page.captureScreenshot", format="png")["data"]
+            if shot == last:
+                return
+            last = shot
+            time.sleep(POLL_S)
+        sys.exit("timeline-screenshot: DevTools never stopped redrawing")
+
     def click(self, x, y):
         self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
         for kind in ("mousePressed", "mouseReleased"):
@@ -180,6 +192,8 @@ def main():
             y = FIRST_TRACK_Y + (i + 1) * COLLAPSED_ROW_PX - 4
             page.click_until_changed(f"thread track {i + 1}", NESTED_EXPANDER_X, y, (0, y - 8, 40, 16))
         page.call("Input.dispatchMouseEvent", type="mouseMoved", x=args.width - 1, y=args.height - 1)
+        page.evaluate(CLOSE_ALL)  # a hint DevTools shows after the first clicks
+        page.settle()
         bottom = page.evaluate(f"({DEEP_FIND})(e => e.textContent === 'Summary' && e.getAttribute('role') === 'tab')"
                                ".getBoundingClientRect().top")
         clip = {"x": 0, "y": 0, "width": args.width, "height": bottom or args.height, "scale": 1}

@@ -57,7 +57,8 @@ void add_export_options(CLI::App* cmd, holdscope::ExportPaths& exports) {
   cmd->add_option("--folded-allocs", exports.folded_allocs,
                   "also write allocations under the lock by stack (may-sleep ones apart), as folded stacks");
   cmd->add_option("--perfetto", exports.perfetto,
-                  "also write a timeline of waits and holds (Chrome JSON trace events: ui.perfetto.dev, chrome://tracing)");
+                  "also write a timeline of waits and holds (Chrome JSON trace events: ui.perfetto.dev, chrome://tracing, "
+                  "DevTools; every allocation under the lock in it with record --stream-allocs)");
   cmd->add_option("--html", exports.html,
                   "also write the report as one self-contained HTML page (histograms, flame graphs, longest holds)");
 }

@@ -116,8 +116,29 @@ TEST_CASE("timeline: bounded to the longest holds, and says so", "[perfetto]") {
       hold(0, us(200), us(300), 100, kMmA, false),
       hold(0, us(400), us(420), 100, kMmA, false),
   };
-  json t = timeline(ctx, s, PerfettoLimits{1, 1, 1});
+  json t = timeline(ctx, s, PerfettoLimits{1, 1, 1, 1});
   CHECK(slices(t) == std::vector<std::string>{"read hold@100:200.000000+100.000000"});
   CHECK(t["metadata"]["holds_seen"] == 3);
   CHECK(t["metadata"]["holds_kept"] == 1);
+}
+
+TEST_CASE("timeline: a hold's many allocations do not crowd out its reclaim slice (bounds apart)", "[perfetto]") {
+  auto ctx = context();
+  std::vector<hs_event> s = {
+      acquired(us(10), 100, kMmA, false),
+      page_alloc(us(20), 100, 0, kGfpKernel),
+      page_alloc(us(21), 100, 0, kGfpKernel),
+      page_alloc(us(22), 100, 0, kGfpKernel),
+      reclaim(HS_EV_RECLAIM_BEGIN, us(30), 100),
+      reclaim(HS_EV_RECLAIM_END, us(40), 100),
+      released(us(50), 100, kMmA, false),
+  };
+  json t = timeline(ctx, s, PerfettoLimits{10, 10, 1, 2});
+  CHECK(slices(t) == std::vector<std::string>{"read hold@100:10.000000+40.000000",
+                                              "direct reclaim@100:30.000000+10.000000"});
+  CHECK(of_phase(t, "i").size() == 2);
+  auto holds = of_phase(t, "X");
+  REQUIRE(!holds.empty());
+  CHECK(holds[0]["args"]["children_left_out"] == 1);
+  CHECK(holds[0]["args"]["allocations_streamed"] == 3);
 }
