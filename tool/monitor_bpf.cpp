@@ -84,7 +84,6 @@ void MonitorBpf::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__fr
 
 MonitorBpf::MonitorBpf(const MonitorBpfOptions& o) : opts_(o) {
   install_libbpf_logging(o.verbose);
-  std::string tracefs = tracefs_root();
   std::string btf = vmlinux_btf_path();
   struct bpf_object_open_opts oo = {};
   oo.sz = sizeof(oo);
@@ -93,32 +92,8 @@ MonitorBpf::MonitorBpf(const MonitorBpfOptions& o) : opts_(o) {
   if (!skel_) throw ToolError("cannot open the monitor's BPF object: " + std::string(strerror(errno)));
 
   std::unique_ptr<struct btf, void (*)(struct btf*)> vmlinux_btf(btf__parse(btf.c_str(), nullptr), btf__free);
-  for (const auto& p : kMonitorTracepoints) {
-    ProbePlan pl{p.program, std::string(p.category) + ":" + p.name, p.how, p.required, false, {}};
-    pl.available = tracepoint_exists(tracefs, p.category, p.name);
-    if (!pl.available) {
-      pl.why = "tracepoint not in this kernel";
-      if (p.required) throw ToolError("this kernel has no tracepoint " + pl.target + ": holdscope cannot monitor mmap_lock");
-    } else if (RawArgs args = check_raw_args(vmlinux_btf.get(), p); !args.ok) {
-      pl.available = false;
-      pl.why = args.why;
-      if (p.required) throw ToolError(args.why);
-    } else if (p.memcg_path_variant) {
-      std::string unused = args.memcg_path ? p.program : std::string(p.program) + "_memcg";
-      if (args.memcg_path) pl.program += "_memcg";
-      struct bpf_program* other = bpf_object__find_program_by_name(skel_->obj, unused.c_str());
-      if (!other) throw ToolError("BPF object lacks program " + unused);
-      bpf_program__set_autoload(other, false);
-    }
-    if (!o.lru_drain_fn && std::string(p.program) == "hm_queue_work") {
-      pl.available = false;
-      pl.why = "lru_add_drain_per_cpu not found in /proc/kallsyms";
-    }
-    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, pl.program.c_str());
-    if (!prog) throw ToolError("BPF object lacks program " + pl.program);
-    bpf_program__set_autoload(prog, pl.available);
-    plan_.push_back(std::move(pl));
-  }
+  plan_ = plan_tracepoints(skel_->obj, vmlinux_btf.get(), kMonitorTracepoints, o.lru_drain_fn != 0,
+                           "monitor mmap_lock");
   vmlinux_btf.reset();
 
   skel_->rodata->filter_targets = o.pid != 0;

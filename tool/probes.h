@@ -2,12 +2,14 @@
 // that can be observed directly (fentry/fexit) where the kernel allows it, or inferred from tracepoints where not.
 #pragma once
 #include <algorithm>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "analyzers/attach_points.h"
 
 struct btf;
+struct bpf_object;
 
 namespace holdscope {
 
@@ -54,6 +56,24 @@ struct RawArgs {
   std::string why;          // when not ok
 };
 RawArgs check_raw_args(const struct btf* vmlinux, const TracepointSpec& tp);
+
+// One planned attachment: which program, on what, and whether it will run (with the reason when not).
+struct ProbePlan {
+  std::string program;
+  std::string target;  // "category:name"
+  std::string how;     // "tracepoint" | "raw_tracepoint"
+  bool required = false;
+  bool available = false;
+  std::string why;
+};
+
+// Plans the tracepoint programs of a BPF object (tracepoint_plan.cpp): each loads when its tracepoint is in this
+// kernel and passes the arguments the program reads; an mmap_lock program loads in the argument layout of this kernel
+// (its other layout stays unloaded); the LRU drain program only when lru_add_drain_per_cpu's address is known. A
+// required tracepoint that cannot be used throws "... holdscope cannot PURPOSE".
+std::vector<ProbePlan> plan_tracepoints(struct bpf_object* obj, const struct btf* vmlinux,
+                                        std::span<const TracepointSpec> specs, bool lru_drain_known,
+                                        const std::string& purpose);
 
 struct AttachPointSpec {
   const char* name;

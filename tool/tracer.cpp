@@ -26,7 +26,6 @@ void Tracer::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r
 
 Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   install_libbpf_logging(opts.verbose);
-  std::string tracefs = tracefs_root();
   std::string btf = vmlinux_btf_path();
 
   struct bpf_object_open_opts oo = {};
@@ -36,40 +35,7 @@ Tracer::Tracer(TracerOptions opts) : opts_(opts) {
   if (!skel_) throw ToolError("cannot open the BPF object: " + std::string(strerror(errno)));
 
   std::unique_ptr<struct btf, void (*)(struct btf*)> vmlinux_btf(btf__parse(btf.c_str(), nullptr), btf__free);
-  int memcg_path_votes = 0;
-  for (const auto& p : kTracepoints) {
-    ProbePlan pl{p.program, std::string(p.category) + ":" + p.name, p.how, p.required, false, {}};
-    pl.available = tracepoint_exists(tracefs, p.category, p.name);
-    if (!pl.available) {
-      pl.why = "tracepoint not in this kernel";
-      if (p.required) throw ToolError("this kernel has no tracepoint " + pl.target + ": holdscope cannot trace mmap_lock");
-    } else if (RawArgs args = check_raw_args(vmlinux_btf.get(), p); !args.ok) {
-      pl.available = false;
-      pl.why = args.why;
-      if (p.required) throw ToolError(args.why);
-    } else if (p.memcg_path_variant) {
-      memcg_path_votes += args.memcg_path;
-      // Each mmap_lock program comes in two argument layouts (bpf/holdscope.bpf.c); the other one stays unloaded.
-      std::string unused = args.memcg_path ? p.program : std::string(p.program) + "_memcg";
-      if (args.memcg_path) pl.program += "_memcg";
-      struct bpf_program* other = bpf_object__find_program_by_name(skel_->obj, unused.c_str());
-      if (!other) throw ToolError("BPF object lacks program " + unused);
-      bpf_program__set_autoload(other, false);
-    }
-    if (!opts_.lru_drain_fn && std::string(p.program) == "hs_queue_work") {
-      pl.available = false;
-      pl.why = "lru_add_drain_per_cpu not found in /proc/kallsyms";
-    }
-    struct bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, pl.program.c_str());
-    if (!prog) throw ToolError("BPF object lacks program " + pl.program);
-    bpf_program__set_autoload(prog, pl.available);
-    plan_.push_back(std::move(pl));
-  }
-
-  // The three mmap_lock tracepoints changed together (6.14 dropped memcg_path from all of them).
-  if (memcg_path_votes != 0 && memcg_path_votes != 3)
-    throw ToolError("the mmap_lock tracepoints disagree on their memcg_path argument: unknown kernel");
-
+  plan_ = plan_tracepoints(skel_->obj, vmlinux_btf.get(), kTracepoints, opts_.lru_drain_fn != 0, "trace mmap_lock");
   plan_direct_programs(vmlinux_btf.get());
   vmlinux_btf.reset();
 

@@ -15,6 +15,7 @@
 #include "bpf/holdscope_events.h"
 #include "tool/attach_plan.h"
 #include "tool/libbpf_support.h"
+#include "tool/probes.h"
 
 struct holdscope_bpf;
 struct ring_buffer;
@@ -34,16 +35,6 @@ struct TracerOptions {
   uint64_t lru_drain_fn = 0;
   uint64_t gfp_direct_reclaim = 0;  // __GFP_DIRECT_RECLAIM's value here (0: unknown, stream every clone allocation)
   bool verbose = false;
-};
-
-// One planned attachment: which program, on what, and whether it will run (with the reason when not).
-struct ProbePlan {
-  std::string program;
-  std::string target;  // "category:name"
-  std::string how;     // "tracepoint" | "raw_tracepoint"
-  bool required = false;
-  bool available = false;
-  std::string why;
 };
 
 class Tracer {
