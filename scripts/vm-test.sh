@@ -5,11 +5,10 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 series=$1
-kernel=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/$series/vmlinuz
-skip() { echo "SKIPPED: $*"; exit 77; }
-[ -r "$kernel" ] || skip "kernel $series is not fetched (scripts/fetch-kernels.sh $series)"
-[ -x "$here/build-static/tests/live_tests" ] || skip "no static build (scripts/build.sh builds build-static/)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+source "$here/tests/vm/require.sh"
+require_kernel "$series"
+require_static tests/live_tests
+require_qemu
 # The independent instruments the cross-check tests compare against (BCC's libbpf-tools), where installed: they need
 # fentry or kprobes, which the guests have. (drsnoop and numamove have guests of their own: tests/vm/drsnoop.sh,
 # tests/vm/numamove.sh.)

@@ -5,13 +5,12 @@
 # Exit 77 (skipped) when a kernel is not fetched, the static build or QEMU is missing.
 set -uo pipefail
 holdscope=$1
-cache=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}
 here=$(cd "$(dirname "$0")/../.." && pwd)
-for k in 6.1 6.12; do
-  [ -r "$cache/$k/vmlinuz" ] || { echo "SKIPPED: kernel $k is not fetched (holdscope kernels fetch $k)"; exit 77; }
-done
-[ -x "$here/build-static/holdscope" ] || { echo "SKIPPED: no static build (scripts/build.sh --with-static)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIPPED: qemu-system-x86_64 is not installed"; exit 77; }
+source "$here/tests/vm/require.sh"
+require_kernel 6.1
+require_kernel 6.12
+require_static holdscope
+require_qemu
 
 out=$("$holdscope" compare --kernels 6.1,6.12 --runs 4 --quick scenario mbind-migrate 2>&1 | grep -a -v '^\[\|Booting\|SeaBIOS\|iPXE')
 rc=$?

@@ -8,12 +8,12 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 series=$1
-kernel=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/$series/vmlinuz
-skip() { echo "SKIPPED: $*"; exit 77; }
-[ -r "$kernel" ] || skip "kernel $series is not fetched (holdscope kernels fetch $series)"
-drsnoop=$(command -v drsnoop) || skip "drsnoop is not installed (Debian libbpf-tools)"
-[ -x "$here/build-static/tests/live_tests" ] || skip "no static build (scripts/build.sh --with-static)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+source "$here/tests/vm/require.sh"
+require_kernel "$series"
+require_command drsnoop "Debian libbpf-tools"
+drsnoop=$(command -v drsnoop)
+require_static tests/live_tests
+require_qemu
 out=$(bash "$here/scripts/vm-run.sh" --timeout "${HOLDSCOPE_VM_TIMEOUT:-1500}" --numa 1 --cpus 1 --add "$drsnoop" "$kernel" \
   -- live_tests --reporter compact '[drsnoop]' 2>&1)
 rc=$?

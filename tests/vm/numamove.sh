@@ -9,12 +9,12 @@
 # (migrate_misplaced_folio). Exit 77 (skipped) when the kernel, numamove, the static build or QEMU is missing.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
-kernel=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/6.1/vmlinuz
-skip() { echo "SKIPPED: $*"; exit 77; }
-[ -r "$kernel" ] || skip "kernel 6.1 is not fetched (holdscope kernels fetch 6.1)"
-numamove=$(command -v numamove) || skip "numamove is not installed (Debian libbpf-tools)"
-[ -x "$here/build-static/tests/ka_numa" ] || skip "no static build (scripts/build.sh --with-static)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
+source "$here/tests/vm/require.sh"
+require_kernel 6.1
+require_command numamove "Debian libbpf-tools"
+numamove=$(command -v numamove)
+require_static tests/ka_numa
+require_qemu
 
 mib=16
 log=$(mktemp)

@@ -13,12 +13,13 @@ seeds=("$@")
 here=$(cd "$(dirname "$0")/../.." && pwd)
 # 4 runs a side: the fewest for which the diff's exchangeability test can call a change significant (p = 2/70).
 runs=${HOLDSCOPE_CONTROL_RUNS:-4}
-[ -r /usr/src/linux-source-6.12.tar.xz ] || { echo "SKIPPED: linux-source-6.12 is not installed"; exit 77; }
+source "$here/tests/vm/require.sh"
+[ -r /usr/src/linux-source-6.12.tar.xz ] || skip "linux-source-6.12 is not installed (scripts/setup-deps.sh)"
 for tool in gcc make bc bison flex pahole; do
-  command -v $tool >/dev/null || { echo "SKIPPED: $tool is not installed (scripts/setup-deps.sh)"; exit 77; }
+  require_command $tool
 done
-[ -x "$here/build-static/holdscope" ] || { echo "SKIPPED: no static build (scripts/build.sh --with-static)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIPPED: qemu-system-x86_64 is not installed"; exit 77; }
+require_static holdscope
+require_qemu
 
 patches=()
 for p in "$here"/kernels/patches/seed-*.patch; do patches+=(--patch "$p"); done

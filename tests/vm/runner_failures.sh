@@ -5,10 +5,10 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 run=$here/scripts/vm-run.sh
-kernel=${HOLDSCOPE_KERNEL_CACHE:-/var/cache/holdscope/kernels}/6.1/vmlinuz
-[ -r "$kernel" ] || { echo "SKIPPED: kernel 6.1 is not fetched (scripts/fetch-kernels.sh 6.1)"; exit 77; }
-[ -x "$here/build-static/holdscope" ] || { echo "SKIPPED: no static build (scripts/build.sh --with-static)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIPPED: qemu-system-x86_64 is not installed"; exit 77; }
+source "$here/tests/vm/require.sh"
+require_kernel 6.1
+require_static holdscope
+require_qemu
 
 pass=0 fail=0
 check() {  # check NAME EXPECTED_RC NEEDLE -- CMD...
