@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* One program per build (ACCESS, set by bench/access_costs), on the page allocation tracepoint, doing one of the
- * things holdscope's programs do there: what each costs per run, beside the empty program. */
+/* One program per build (ACCESS and TRACEPOINT, set by bench/access_costs), on a raw tracepoint holdscope uses, doing
+ * one of the things holdscope's programs do there: what each costs per run, beside the empty program. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -32,7 +32,10 @@ __u64 sink;
 
 #define NEVER 0x5eed5eedull /* compared against, so that the load is not optimised away */
 
-SEC("raw_tp/mm_page_alloc")
+#define SECTION_OF(tp) "raw_tp/" #tp
+#define SECTION(tp) SECTION_OF(tp)
+
+SEC(SECTION(TRACEPOINT))
 int access_cost(void *ctx)
 {
 #if ACCESS == ACCESS_TASK

@@ -228,7 +228,8 @@ static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
 	if (!st)
 		return 0;
 	__u64 cgroup = 0;
-	if (!monitored(mm, st, &cgroup)) {
+	/* A failed trylock (a fault's, when a writer holds the lock) holds nothing and its wait is not kept: no clock. */
+	if (!success || !monitored(mm, st, &cgroup)) {
 		st->start_mm = 0;
 		return 0;
 	}
@@ -236,8 +237,6 @@ static __always_inline int lock_acquired(__u64 mm, bool write, bool success)
 	bool waited = st->start_mm == mm && st->start_ts;
 	__u64 wait_ns = waited ? now - st->start_ts : 0;
 	st->start_mm = 0;
-	if (!success)
-		return 0;
 	/* mmap_write_downgrade: acquire_returned(write=false) while the task holds mm for write. The write part ends,
 	 * a read hold begins now. */
 	for (int i = 0; i < HS_MON_MAX_HELD && !write && st->nwrite; i++) {
