@@ -57,6 +57,18 @@ for f in "${adds[@]}"; do
     for lib in $(ldd "$f" | grep -o '/[^ ]*'); do add_file "$lib"; done
   fi
 done
+# Modules the live tests need, where the kernel has them as modules beside it (an unpacked Debian package) rather
+# than built in: FUSE, for the reader that sleeps under mmap_lock in the open-hold test. init loads them.
+mkdir -p "$root/modules"
+kdir=$(dirname "$kernel")
+for m in fs/fuse/fuse.ko; do
+  for f in "$kdir"/lib/modules/*/kernel/"$m" "$kdir"/lib/modules/*/kernel/"$m".xz; do
+    case $f in
+      *.xz) [ -f "$f" ] && xz -dc "$f" > "$root/modules/$(basename "$f" .xz)" ;;
+      *) [ -f "$f" ] && cp "$f" "$root/modules/" ;;
+    esac
+  done
+done
 printf '%q ' "$@" > "$root/cmd.sh"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
@@ -66,6 +78,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tracefs nodev /sys/kernel/tracing
+for m in /modules/*.ko; do [ -f "$m" ] && insmod "$m"; done
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 # As systemd does on a cgroup v2 host: child cgroups get the memory controller, so each is a memory cgroup of its own.
 echo +memory > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null

@@ -155,4 +155,16 @@ class Background {
 
 inline bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
+// Waits until reader (or a process it started) has FIFO open for reading, and returns the write end; -1 when reader
+// exits first. A non-blocking open for writing fails with ENXIO while a FIFO has no reader, so its success is the
+// state itself: the reader has exec'd its program and reached the open, and one write reaches it.
+inline int open_fifo_once_read(Background& reader, const std::string& fifo) {
+  int fd = -1;
+  reader.wait_until([&] {
+    if (fd < 0) fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    return fd >= 0;
+  });
+  return fd;
+}
+
 }  // namespace live

@@ -1,97 +1,213 @@
 /*
- * Known-answer program for holds still open when a trace ends. NPROC processes, each with its own mm, flip the
- * protection of their own 4K-page region with no pause until killed: each mprotect() holds that mm's mmap_lock for
- * write while it walks every PTE, and the gap between two flips is a return to user space. A trace that ends at any
- * moment finds a hold open unless every process is in that gap at once.
- * READY is created (by rename, so it appears whole) once every process has completed one flip: from then on the
- * processes are flipping, which is the state the test ends its trace in.
- * Usage: ka_hold_open MiB NPROC READY
+ * Known-answer program for a hold still open when a trace ends: one task holds its mmap_lock for read, asleep, until
+ * it is killed, so the hold is open at whatever moment the trace ends.
+ *
+ * The sleep under the lock is a FUSE read that is never answered. A read of /proc/self/mem goes through
+ * access_remote_vm(), which takes mmap_lock for read and faults the page in without FAULT_FLAG_ALLOW_RETRY, so the
+ * fault cannot drop the lock while it waits for the page (a task's own page faults can, and do). The page is the first
+ * of a file served by this program, and its FUSE_READ request is the one request it never answers.
+ *
+ * This process is the FUSE server. In a mount namespace of its own (nothing propagates out of it), it mounts the file
+ * system over /tmp, then forks the reader. When the server receives FUSE_READ, the reader holds the lock and is
+ * waiting for the reply: READY is created (by rename, so it appears whole), and the server waits to be killed. When
+ * the server dies its /dev/fuse descriptor closes, which aborts the connection: the read fails, the reader leaves the
+ * lock, and it dies with its parent (PR_SET_PDEATHSIG).
+ * Exits 77 when this kernel has no FUSE (no /dev/fuse or no fuse file system), 1 on any other failure.
+ * Usage: ka_hold_open READY
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <linux/fuse.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static void flip_forever(size_t len, int ready_fd)
+enum {
+	EXIT_NO_FUSE = 77,
+	ROOT_NODE = FUSE_ROOT_ID,
+	FILE_NODE = 2,
+	PAGE = 4096,
+	/* The kernel refuses to hand a request to a read buffer smaller than FUSE_MIN_READ_BUFFER. */
+	REQUEST_BUFFER = 1 << 17,
+};
+
+static const char MOUNT_POINT[] = "/tmp";
+static const char FILE_NAME[] = "page";
+static const char FILE_PATH[] = "/tmp/page";
+
+static void die(const char *what)
 {
-	char *region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (region == MAP_FAILED) {
-		perror("mmap region");
-		_exit(1);
+	perror(what);
+	_exit(1);
+}
+
+/* The reader: its pread() below is the hold. */
+static void read_through_mem(void)
+{
+	int fd = open(FILE_PATH, O_RDONLY);
+	if (fd < 0)
+		die(FILE_PATH);
+	char *page = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	if (page == MAP_FAILED)
+		die("mmap");
+	int mem = open("/proc/self/mem", O_RDONLY);
+	if (mem < 0)
+		die("/proc/self/mem");
+	char c;
+	(void)!pread(mem, &c, 1, (off_t)(uintptr_t)page);
+	_exit(0); /* reached only once the server is gone */
+}
+
+static void reply(int dev, uint64_t unique, int error, const void *payload, size_t len)
+{
+	char buf[sizeof(struct fuse_out_header) + sizeof(struct fuse_entry_out) + sizeof(struct fuse_init_out)];
+	struct fuse_out_header out = { .len = sizeof out + len, .error = error, .unique = unique };
+	memcpy(buf, &out, sizeof out);
+	memcpy(buf + sizeof out, payload, len);
+	/* ENOENT: the request was interrupted meanwhile, which is no failure of ours. */
+	if (write(dev, buf, out.len) != (ssize_t)out.len && errno != ENOENT)
+		die("reply to /dev/fuse");
+}
+
+static struct fuse_attr attr_of(uint64_t node)
+{
+	struct fuse_attr a = { .ino = node, .blksize = PAGE };
+	if (node == ROOT_NODE) {
+		a.mode = S_IFDIR | 0755;
+		a.nlink = 2;
+	} else {
+		a.mode = S_IFREG | 0444;
+		a.nlink = 1;
+		a.size = PAGE;
+		a.blocks = PAGE / 512;
 	}
-	/* Before the first touch: a huge page made by populating first is not split by MADV_NOHUGEPAGE. */
-	madvise(region, len, MADV_NOHUGEPAGE);
-	memset(region, 1, len);
-	for (long i = 0;; i++) {
-		if (mprotect(region, len, (i % 2) ? PROT_READ | PROT_WRITE : PROT_READ)) {
-			perror("mprotect");
-			_exit(1);
+	return a;
+}
+
+static void mark_ready(int dir, const char *name)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, "holding\n", 8) != 8 || close(fd) || renameat(dir, tmp, dir, name))
+		die("ready file");
+}
+
+/* Answers every request but the read of the file, which it keeps unanswered until it is killed. */
+static void serve(int dev, int ready_dir, const char *ready_name)
+{
+	static char req[REQUEST_BUFFER];
+	for (;;) {
+		ssize_t n = read(dev, req, sizeof req);
+		if (n < 0 && (errno == EINTR || errno == ENOENT))
+			continue;
+		if (n < (ssize_t)sizeof(struct fuse_in_header))
+			die("read /dev/fuse");
+		struct fuse_in_header *in = (struct fuse_in_header *)req;
+		const char *arg = req + sizeof *in;
+		switch (in->opcode) {
+		case FUSE_INIT: {
+			const struct fuse_init_in *init = (const void *)arg;
+			struct fuse_init_out out = { .major = FUSE_KERNEL_VERSION, .minor = FUSE_KERNEL_MINOR_VERSION,
+						     .max_readahead = init->max_readahead, .max_background = 1,
+						     .congestion_threshold = 1, .max_write = PAGE, .time_gran = 1 };
+			reply(dev, in->unique, 0, &out, sizeof out);
+			break;
 		}
-		if (i == 0) {
-			(void)!write(ready_fd, "f", 1);
-			close(ready_fd);
+		case FUSE_LOOKUP: {
+			if (in->nodeid != ROOT_NODE || strcmp(arg, FILE_NAME) != 0) {
+				reply(dev, in->unique, -ENOENT, NULL, 0);
+				break;
+			}
+			struct fuse_entry_out out = { .nodeid = FILE_NODE, .generation = 1, .entry_valid = 3600,
+						      .attr_valid = 3600, .attr = attr_of(FILE_NODE) };
+			reply(dev, in->unique, 0, &out, sizeof out);
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out out = { .attr_valid = 3600, .attr = attr_of(in->nodeid) };
+			reply(dev, in->unique, 0, &out, sizeof out);
+			break;
+		}
+		case FUSE_OPEN: {
+			struct fuse_open_out out = { .fh = 1 };
+			reply(dev, in->unique, 0, &out, sizeof out);
+			break;
+		}
+		case FUSE_READ:
+			mark_ready(ready_dir, ready_name);
+			for (;;)
+				pause();
+		case FUSE_FORGET:
+		case FUSE_BATCH_FORGET:
+		case FUSE_INTERRUPT:
+			break; /* these get no reply */
+		case FUSE_FLUSH:
+		case FUSE_RELEASE:
+			reply(dev, in->unique, 0, NULL, 0);
+			break;
+		default:
+			reply(dev, in->unique, -ENOSYS, NULL, 0);
 		}
 	}
 }
 
+static void reader_gone(int sig)
+{
+	(void)sig;
+	static const char msg[] = "ka_hold_open: the reader exited before its read reached the server\n";
+	(void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+	_exit(1);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: ka_hold_open MiB NPROC READY\n");
+	if (argc != 2) {
+		fprintf(stderr, "usage: ka_hold_open READY\n");
 		return 2;
 	}
-	size_t len = strtoul(argv[1], NULL, 10) << 20;
-	int nproc = atoi(argv[2]);
-	const char *ready = argv[3];
-	if (!len || nproc < 1) {
-		fprintf(stderr, "ka_hold_open: MiB and NPROC must be positive\n");
-		return 2;
+	int dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		perror("ka_hold_open: /dev/fuse");
+		return EXIT_NO_FUSE;
 	}
-	int p[2];
-	if (pipe(p)) {
-		perror("pipe");
-		return 1;
+	/* READY's directory, opened before /tmp is covered (READY may lie under /tmp). */
+	char *ready_copy = strdup(argv[1]), *name_copy = strdup(argv[1]);
+	int ready_dir = open(dirname(ready_copy), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	const char *ready_name = basename(name_copy);
+	if (ready_dir < 0)
+		die("READY's directory");
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		die("a private mount namespace");
+	char opts[128];
+	snprintf(opts, sizeof opts, "fd=%d,rootmode=%o,user_id=0,group_id=0", dev, S_IFDIR);
+	if (mount("holdscope-hold-open", MOUNT_POINT, "fuse", MS_NOSUID | MS_NODEV, opts)) {
+		int e = errno;
+		fprintf(stderr, "ka_hold_open: mount fuse: %s\n", strerror(e));
+		return e == ENODEV ? EXIT_NO_FUSE : 1;
 	}
+	signal(SIGCHLD, reader_gone);
 	pid_t parent = getpid();
-	for (int i = 0; i < nproc; i++) {
-		pid_t pid = fork();
-		if (pid < 0) {
-			perror("fork");
-			return 1;
-		}
-		if (pid == 0) {
-			/* The flippers never exit on their own: they go with the parent, whatever ends it. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() != parent)
-				_exit(1);
-			close(p[0]);
-			flip_forever(len, p[1]);
-		}
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		close(dev);
+		read_through_mem();
 	}
-	close(p[1]);
-	char c;
-	for (int got = 0; got < nproc;) {
-		ssize_t n = read(p[0], &c, 1);
-		if (n == 1)
-			got++;
-		else {
-			fprintf(stderr, "ka_hold_open: a flipper died before its first flip\n");
-			return 1;
-		}
-	}
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp", ready);
-	FILE *f = fopen(tmp, "w");
-	if (!f || fprintf(f, "%d\n", nproc) < 0 || fclose(f) || rename(tmp, ready)) {
-		perror("ready file");
-		return 1;
-	}
-	for (;;)
-		if (wait(NULL) < 0)
-			return 1; /* a flipper failed: nothing left to wait for */
+	serve(dev, ready_dir, ready_name);
+	return 1;
 }

@@ -243,9 +243,7 @@ TEST_CASE("cross-check: mmap_lock hold counts and times agree with BCC's klockst
   pid = pid.substr(0, pid.find('\n'));
   live::Background kl({klockstat, "-p", pid, "-s", "8"}, tmp("klock.out"), tmp("klock.err"), live::Stdout::terminal);
   bool traced = kl.wait_until([&] { return kl.out().find("Tracing") != std::string::npos; });
-  // The FIFO opens for writing once the shell has it open for reading; then the shell's read returns.
-  int fd = -1;
-  hs.wait_until([&] { return (fd = open(go.c_str(), O_WRONLY | O_NONBLOCK)) >= 0; });
+  int fd = live::open_fifo_once_read(hs, go);
   if (fd >= 0) {
     CHECK(write(fd, "go\n", 3) == 3);
     close(fd);

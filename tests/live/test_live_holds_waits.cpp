@@ -34,24 +34,25 @@ TEST_CASE("a wait behind mprotect's write hold names the holder, and the hold's 
 
 TEST_CASE("a hold still open when the trace ends is reported open, though its acquisition was never written") {
   REQUIRE_LIVE();
-  // Three processes flip the protection of their own 64 MiB of 4K pages without pause, each mprotect() a write hold
-  // that writes nothing while it lasts (its allocations, if any, are counted in the kernel): the acquisition of a hold
-  // open at the end must come from the end-of-trace task iterator, or the hold is lost. The trace is ended (Ctrl-C)
-  // only once the fixture says every process has flipped once, so the flips are under way; a hold is then open unless
-  // all three processes are between two flips at the same instant.
+  if (!live::file_exists("/dev/fuse") || slurp("/proc/filesystems").find("\tfuse\n") == std::string::npos)
+    SKIP("this kernel has no FUSE (/dev/fuse, /proc/filesystems): the open hold is a reader asleep in a FUSE read");
+  // ka_hold_open's reader holds its mmap_lock for read while it waits for a FUSE read that is never answered, and
+  // READY appears once the read has reached the server: from then on the hold is open, and it stays open until the
+  // trace ends and the command is killed. A read hold writes nothing while it lasts: its acquisition must come from
+  // the end-of-trace task iterator, or the hold is lost.
   std::string rec = tmp("open-hold.hsr"), js = tmp("open-hold.json"), ready = tmp("open-hold.ready");
   unlink(ready.c_str());
-  live::Background hs({kHoldscope, "record", "-q", "-o", rec, "--json", js, "--", kHoldOpen, "64", "3", ready},
+  live::Background hs({kHoldscope, "record", "-q", "-o", rec, "--json", js, "--", kHoldOpen, ready},
                       tmp("open-hold.out"), tmp("open-hold.err"));
-  bool flipping = hs.wait_until([&] { return live::file_exists(ready); });
+  bool holding = hs.wait_until([&] { return live::file_exists(ready); });
   INFO(hs.err());
-  REQUIRE(flipping);
+  REQUIRE(holding);
   REQUIRE(hs.stop(SIGINT) == 0);
   json j = json::parse(slurp(js));
   for (const auto& p : {rec, js, ready}) unlink(p.c_str());
   INFO(j["holds"].dump());
-  CHECK(j["holds_open_at_end"].get<uint64_t>() >= 1);
-  CHECK(j["holds"]["write"]["count"].get<uint64_t>() >= 3);  // each process's first flip, closed before the end
+  CHECK(j["holds_open_at_end"].get<uint64_t>() == 1);
+  CHECK(j["holds"]["write"]["count"].get<uint64_t>() >= 1);  // the reader's mmap() of the file, closed long before
   CHECK(j["drops"]["out_of_order"] == 0);
   require_no_drops(j);
 }

@@ -64,6 +64,9 @@ TEST_CASE("monitor -p: its intervals add up to what record -p counts of the same
   unlink(fifo.c_str());
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
   live::Background vmas({kVmas, "2000", "go", fifo}, tmp("mon.vmas.out"), tmp("mon.vmas.err"));
+  // Both attach once ka_vmas has exec'd: before, the child is a copy of this test.
+  int go = live::open_fifo_once_read(vmas, fifo);
+  REQUIRE(go >= 0);
   std::string pid = std::to_string(vmas.pid());
   live::Background hs({kHoldscope, "record", "-p", pid, "-o", rec, "--json", rj}, tmp("mon.rec.out"), tmp("mon.rec.err"));
   live::Background mon({kHoldscope, "monitor", "-p", pid, "--interval", "1", "--json", mj}, tmp("mon.out"),
@@ -71,10 +74,8 @@ TEST_CASE("monitor -p: its intervals add up to what record -p counts of the same
   INFO(hs.err() << mon.err());
   REQUIRE(ready(hs, "holdscope: tracing process"));
   REQUIRE(ready(mon, "holdscope: monitoring process"));
-  {
-    std::ofstream go(fifo);
-    go << 'x';
-  }
+  REQUIRE(write(go, "x", 1) == 1);
+  close(go);
   CHECK(vmas.wait() == 0);
   REQUIRE(hs.wait() == 0);   // both end by themselves when the process exits
   REQUIRE(mon.wait() == 0);

@@ -1,8 +1,8 @@
 // record -p PID: a process that was already running when holdscope started gives the same known answers as the same
 // program run by record -- CMD.
+#include <fcntl.h>
 #include <sys/stat.h>
-
-#include <fstream>
+#include <unistd.h>
 
 #include "live_helpers.h"
 
@@ -15,16 +15,17 @@ json record_running_vmas(int64_t n, const std::string& tag) {
   unlink(fifo.c_str());
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
   live::Background vmas({kVmas, std::to_string(n), "go", fifo}, tmp(tag + ".vmas.out"), tmp(tag + ".vmas.err"));
+  // Until ka_vmas has exec'd, the child is a copy of this test, with this test's command line.
+  int go = live::open_fifo_once_read(vmas, fifo);
+  INFO(vmas.err());
+  REQUIRE(go >= 0);
   live::Background hs({kHoldscope, "record", "-p", std::to_string(vmas.pid()), "-o", rec, "--json", js},
                       tmp(tag + ".hs.out"), tmp(tag + ".hs.err"));
   bool tracing = hs.wait_until([&] { return hs.err().find("holdscope: tracing process") != std::string::npos; });
   INFO(hs.err());
   REQUIRE(tracing);
-  {
-    // Opening the FIFO for writing waits for ka_vmas's open for reading: the byte reaches it.
-    std::ofstream go(fifo);
-    go << 'x';
-  }
+  REQUIRE(write(go, "x", 1) == 1);
+  close(go);
   CHECK(vmas.wait() == 0);
   int rc = hs.wait();  // it ends by itself when the process exits
   INFO(hs.err());
