@@ -35,9 +35,8 @@ int run_compare(const CompareOptions& o) {
         vm.args = {"scenario", o.scenario, "--json", out};
         if (o.quick) vm.args.push_back("--quick");
       } else {
-        // The recording stays in the guest (the "--output=" form is not one the runner copies back): only the report
-        // is compared.
-        vm.args = {"record", "--output=/tmp/holdscope-compare.hsr", "--quiet", "--json", out, "--"};
+        // Only the report is compared: the recording stays in the guest, at record's default path there.
+        vm.args = {"record", "--quiet", "--json", out, "--"};
         vm.args.insert(vm.args.end(), o.command.begin(), o.command.end());
       }
       int rc = run_vm(vm);

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -71,17 +72,25 @@ int parse_mem_mib(const std::string& s) {
 
 std::vector<std::pair<std::string, std::string>> map_output_files(std::vector<std::string>& args) {
   std::vector<std::pair<std::string, std::string>> files;
-  for (size_t i = 0; i + 1 < args.size(); i++) {
-    if (args[i] == "--") break;  // what follows is a traced command's own arguments
-    if (args[i] != "--json" && args[i] != "-o" && args[i] != "--output") continue;
-    std::string host = args[i + 1];
+  auto to_guest = [&](const std::string& host) {
     std::string name = host.substr(host.find_last_of('/') + 1);
     if (name.empty()) throw ToolError("no file name in " + host);
     for (const auto& [other, _] : files)
       if (other == name) throw ToolError("two output files are named " + name + ": the guest returns files by name");
-    args[i + 1] = "/out/" + name;
     files.emplace_back(name, host);
-    i++;
+    return "/out/" + name;
+  };
+  for (size_t i = 0; i < args.size(); i++) {
+    if (args[i] == "--") break;  // what follows is a traced command's own arguments
+    size_t eq = args[i].find('=');
+    std::string option = args[i].substr(0, eq);
+    if (std::find(kOutputFileOptions.begin(), kOutputFileOptions.end(), option) == kOutputFileOptions.end()) continue;
+    if (eq != std::string::npos) {
+      args[i] = option + "=" + to_guest(args[i].substr(eq + 1));
+    } else if (i + 1 < args.size()) {
+      args[i + 1] = to_guest(args[i + 1]);
+      i++;
+    }
   }
   return files;
 }

@@ -2,8 +2,10 @@
 // output files back. The boot mechanics live in scripts/vm-run.sh and scripts/fetch-kernels.sh (also used by the test
 // suite); this is the user-facing interface over them.
 #pragma once
+#include <array>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace holdscope {
@@ -39,7 +41,11 @@ int run_kernels_build(const KernelBuildOptions& o);
 int run_kernels_fetch(const std::vector<std::string>& series);
 // "2G", "512M", "1536" (MiB) -> MiB; throws ToolError on anything else.
 int parse_mem_mib(const std::string& s);
-// Rewrites file arguments (--json F, -o F, --output F) to /out/<name> in the guest; returns guest name -> host path.
+// The options of holdscope's commands whose value is a file the command writes.
+inline constexpr std::array<std::string_view, 7> kOutputFileOptions = {
+    "-o", "--output", "--json", "--html", "--perfetto", "--folded-holds", "--folded-allocs"};
+// Rewrites their values (OPTION FILE or OPTION=FILE) to /out/<name> in the guest, from where the guest sends the
+// files back; returns guest name -> host path.
 std::vector<std::pair<std::string, std::string>> map_output_files(std::vector<std::string>& args);
 
 // Takes the guest console line by line and writes back the files it carries (HOLDSCOPE-FILE-BEGIN NAME, base64,

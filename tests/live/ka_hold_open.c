@@ -1,6 +1,6 @@
 /*
- * Known-answer program for a hold still open when a trace ends: one task holds its mmap_lock for read, asleep, until
- * it is killed, so the hold is open at whatever moment the trace ends.
+ * Known-answer program for holds open when a trace starts or ends: one task holds its mmap_lock for read, asleep,
+ * until this program is killed, so the hold is open at whatever moment a trace starts or ends meanwhile.
  *
  * The sleep under the lock is a FUSE read that is never answered. A read of /proc/self/mem goes through
  * access_remote_vm(), which takes mmap_lock for read and faults the page in without FAULT_FLAG_ALLOW_RETRY, so the
@@ -9,9 +9,9 @@
  *
  * This process is the FUSE server. In a mount namespace of its own (nothing propagates out of it), it mounts the file
  * system over /tmp, then forks the reader. When the server receives FUSE_READ, the reader holds the lock and is
- * waiting for the reply: READY is created (by rename, so it appears whole), and the server waits to be killed. When
- * the server dies its /dev/fuse descriptor closes, which aborts the connection: the read fails, the reader leaves the
- * lock, and it dies with its parent (PR_SET_PDEATHSIG).
+ * waiting for the reply: READY is created (by rename, so it appears whole) with the reader's pid, and the server waits
+ * to be killed. When the server dies its /dev/fuse descriptor closes, which aborts the connection: the read fails, the
+ * reader leaves the lock, and it dies with its parent (PR_SET_PDEATHSIG).
  * Exits 77 when this kernel has no FUSE (no /dev/fuse or no fuse file system), 1 on any other failure.
  * Usage: ka_hold_open READY
  */
@@ -94,17 +94,18 @@ static struct fuse_attr attr_of(uint64_t node)
 	return a;
 }
 
-static void mark_ready(int dir, const char *name)
+static void mark_ready(int dir, const char *name, pid_t reader)
 {
-	char tmp[4096];
+	char tmp[4096], line[32];
 	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	int len = snprintf(line, sizeof line, "%d\n", (int)reader);
 	int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, "holding\n", 8) != 8 || close(fd) || renameat(dir, tmp, dir, name))
+	if (fd < 0 || write(fd, line, len) != len || close(fd) || renameat(dir, tmp, dir, name))
 		die("ready file");
 }
 
 /* Answers every request but the read of the file, which it keeps unanswered until it is killed. */
-static void serve(int dev, int ready_dir, const char *ready_name)
+static void serve(int dev, int ready_dir, const char *ready_name, pid_t reader)
 {
 	static char req[REQUEST_BUFFER];
 	for (;;) {
@@ -145,7 +146,7 @@ static void serve(int dev, int ready_dir, const char *ready_name)
 			break;
 		}
 		case FUSE_READ:
-			mark_ready(ready_dir, ready_name);
+			mark_ready(ready_dir, ready_name, reader);
 			for (;;)
 				pause();
 		case FUSE_FORGET:
@@ -208,6 +209,6 @@ int main(int argc, char **argv)
 		close(dev);
 		read_through_mem();
 	}
-	serve(dev, ready_dir, ready_name);
+	serve(dev, ready_dir, ready_name, pid);
 	return 1;
 }

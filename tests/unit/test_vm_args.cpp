@@ -19,6 +19,23 @@ TEST_CASE("vm: output files named on the command line are written in the guest's
                                          "--json", "x"});  // the traced command's own arguments are left alone
 }
 
+TEST_CASE("vm: every file a command writes comes back, in either option form; the recording can stay in the guest") {
+  std::vector<std::string> args = {"record", "--output=/r/run.hsr", "--html", "a/page.html", "--perfetto=t.json",
+                                   "--folded-holds", "h.folded", "--folded-allocs=/x/a.folded", "--top", "5", "--",
+                                   "prog", "--html=x"};
+  auto files = map_output_files(args);
+  REQUIRE(files.size() == 5);
+  CHECK(files[0] == std::make_pair(std::string("run.hsr"), std::string("/r/run.hsr")));
+  CHECK(files[2] == std::make_pair(std::string("t.json"), std::string("t.json")));
+  CHECK(args == std::vector<std::string>{"record", "--output=/out/run.hsr", "--html", "/out/page.html",
+                                         "--perfetto=/out/t.json", "--folded-holds", "/out/h.folded",
+                                         "--folded-allocs=/out/a.folded", "--top", "5", "--", "prog", "--html=x"});
+  std::vector<std::string> no_output = {"record", "--quiet", "--json", "r.json", "--", "true"};
+  CHECK(map_output_files(no_output).size() == 1);  // compare's form: only the report comes back
+  std::vector<std::string> empty_name = {"record", "--json=dir/"};
+  CHECK_THROWS_AS(map_output_files(empty_name), ToolError);
+}
+
 TEST_CASE("vm: memory sizes") {
   CHECK(parse_mem_mib("2G") == 2048);
   CHECK(parse_mem_mib("512M") == 512);
